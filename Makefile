@@ -1,0 +1,35 @@
+# The same commands for people and CI. Every target installs what it needs first.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+PYTEST_ARGS ?=
+
+.PHONY: install test unit lint bench run help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run    - run the seed's example signals through the engine and print what it would send"
+	@echo "make test   - the whole test suite (installs what it needs)"
+	@echo "make lint   - ruff + mypy (strict on contracts and tradeengine)"
+	@echo "make bench  - benchmarks, printed as BENCH key=value"
+
+install:
+	@$(UV) sync --all-extras --frozen --quiet
+
+test: install
+	$(UV) run pytest $(PYTEST_ARGS)
+
+unit: install
+	$(UV) run pytest tests/unit $(PYTEST_ARGS)
+
+lint: install
+	$(UV) run ruff check .
+	$(UV) run mypy
+
+bench: install
+	$(UV) run python -m tests.perf.bench
+
+run: install
+	$(UV) run python -m local.examples
+
+# Each area adds its own targets in mk/<area>.mk (release, stack, ...).
+-include mk/*.mk

@@ -1,0 +1,42 @@
+"""Shared contracts of the Petrosa Trading Engine: pydantic v2 models, no I/O."""
+
+from contracts.money import Money, plain
+from contracts.orders import (
+    BinanceOrderType,
+    BracketKind,
+    BracketPlacement,
+    Brackets,
+    Hold,
+    OrderPlan,
+    OrderRequest,
+    Side,
+)
+from contracts.rejection import Rejection, RejectionCode
+from contracts.signal import Action, OrderType, Signal, SignalMeta, TimeInForce, derive_signal_id
+from contracts.status import TERMINAL, TRANSITIONS, AuditEvent, SignalState, SignalStatus
+
+__all__ = [
+    "TERMINAL",
+    "TRANSITIONS",
+    "Action",
+    "AuditEvent",
+    "BinanceOrderType",
+    "BracketKind",
+    "BracketPlacement",
+    "Brackets",
+    "Hold",
+    "Money",
+    "OrderPlan",
+    "OrderRequest",
+    "OrderType",
+    "Rejection",
+    "RejectionCode",
+    "Side",
+    "Signal",
+    "SignalMeta",
+    "SignalState",
+    "SignalStatus",
+    "TimeInForce",
+    "derive_signal_id",
+    "plain",
+]

@@ -1,0 +1,85 @@
+"""One Settings model for every environment variable the engine reads (validated once, at start)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tradeengine.engine import Policy
+from tradeengine.risk import RiskLimits, TradingState
+from tradeengine.sizing import SizingConfig
+
+
+class Settings(BaseSettings):
+    """The seed's variables keep their names and defaults; the engine's own limits sit beside them."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    # Seed-compatible
+    simulation_enabled: bool = True
+    binance_testnet: bool = True
+    binance_api_key: SecretStr | None = None
+    binance_api_secret: SecretStr | None = None
+    environment: str = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    mongodb_url: SecretStr | None = None
+    mongodb_database: str = "petrosa"
+    nats_servers: str = "nats://127.0.0.1:4222"
+    nats_signal_subject: str = "signals.trading"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    jwt_secret_key: SecretStr | None = None
+
+    # Risk and sizing
+    min_confidence: Decimal = Field(default=Decimal("0.6"), ge=0, le=1)
+    max_signal_age_seconds: int = Field(default=300, gt=0)
+    max_clock_skew_seconds: int = Field(default=30, ge=0)
+    symbol_allowlist: Annotated[frozenset[str] | None, NoDecode] = None
+    max_order_notional: Decimal | None = Field(default=None, gt=0)
+    max_position_size_pct: Decimal = Field(default=Decimal(100), gt=0, le=100)
+    market_order_margin_pct: Decimal = Field(default=Decimal("1"), ge=0, lt=50)
+    trading_fee_rate: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1)
+    commission_in_base_on_buy: bool = True
+    trading_state: TradingState = TradingState.ACTIVE
+    exchange_info_ttl_seconds: int = Field(default=3600, gt=0)
+
+    @field_validator("symbol_allowlist", mode="before")
+    @classmethod
+    def _split_symbols(cls, value: object) -> object:
+        if isinstance(value, str):
+            symbols = frozenset(s.strip().upper() for s in value.split(",") if s.strip())
+            return symbols or None
+        return value
+
+    @property
+    def mode(self) -> Literal["simulation", "testnet", "mainnet"]:
+        if self.simulation_enabled:
+            return "simulation"
+        return "testnet" if self.binance_testnet else "mainnet"
+
+    def policy(self, state: TradingState | None = None) -> Policy:
+        return Policy(
+            limits=RiskLimits(
+                min_confidence=self.min_confidence,
+                max_signal_age_seconds=self.max_signal_age_seconds,
+                max_clock_skew_seconds=self.max_clock_skew_seconds,
+                symbol_allowlist=self.symbol_allowlist,
+                max_order_notional=self.max_order_notional,
+                max_position_size_pct=self.max_position_size_pct,
+            ),
+            sizing=SizingConfig(
+                market_margin_pct=self.market_order_margin_pct,
+                fee_rate=self.trading_fee_rate,
+                commission_in_base_on_buy=self.commission_in_base_on_buy,
+            ),
+            state=state or self.trading_state,
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
