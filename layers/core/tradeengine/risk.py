@@ -96,15 +96,6 @@ def after_sizing(
     """Checks on the sized order: price band, price range, order value, balance."""
     order = plan.order
     if order.price is not None:
-        pf = rules.price_filter
-        if pf is not None and (
-            (pf.min_price > 0 and order.price < pf.min_price) or (pf.max_price > 0 and order.price > pf.max_price)
-        ):
-            return _reject(
-                RejectionCode.PRICE_OUT_OF_RANGE,
-                f"price {plain(order.price)} is outside {rules.symbol}'s range "
-                f"{plain(pf.min_price)}..{plain(pf.max_price)}",
-            )
         band = rules.price_band
         if band is not None:
             low, high = band.bounds(order.side, market.average)

@@ -47,6 +47,7 @@ class SizingConfig:
     market_margin_pct: Decimal = Decimal("1")  # extra notional on market orders, for price moves before the fill
     fee_rate: Decimal = Decimal("0.001")  # Binance's default taker/maker fee, 0.1 %
     commission_in_base_on_buy: bool = True  # Binance takes a buy's commission from the asset received
+    stop_limit_offset_pct: Decimal = Decimal("0.5")  # limit beyond the trigger, where STOP_LOSS is not offered
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,22 +109,17 @@ def _prices(
     limit = stop = None
     if btype.needs_price:
         limit = _round_price(signal.price, tick, side)
-        if limit <= 0:
-            return _reject(
-                RejectionCode.PRICE_OUT_OF_RANGE,
-                f"price {plain(signal.price)} is below one tick ({plain(tick)}) of {rules.symbol}",
-            )
+        problem = _out_of_range("price", signal.price, limit, rules)
+        if problem is not None:
+            return problem
     if btype.needs_stop_price:
         trigger = signal.meta.stop_price if signal.meta.stop_price is not None else signal.price
         stop = _round_nearest(trigger, tick)
-        if stop <= 0:
-            return _reject(
-                RejectionCode.PRICE_OUT_OF_RANGE,
-                f"stop price {plain(trigger)} is below one tick ({plain(tick)}) of {rules.symbol}",
-            )
-        rejection = _trigger_side_check(btype, side, stop, market.price)
-        if rejection is not None:
-            return rejection
+        problem = _out_of_range("stop price", trigger, stop, rules) or _trigger_side_check(
+            btype, side, stop, market.price
+        )
+        if problem is not None:
+            return problem
     if btype is BinanceOrderType.MARKET:
         # Binance values market orders at its average price; leave room for the move before the fill.
         worst = min(market.price, market.average)
@@ -133,6 +129,18 @@ def _prices(
         valuation = limit if limit is not None else stop  # type: ignore[assignment]
         entry = valuation
     return _Prices(limit, stop, valuation, entry)
+
+
+def _out_of_range(name: str, asked: Decimal, rounded: Decimal, rules: SymbolRules) -> Rejection | None:
+    pf = rules.price_filter
+    low = max(pf.min_price, pf.tick_size) if pf is not None else ZERO
+    high = pf.max_price if pf is not None else ZERO
+    if rounded <= 0 or rounded < low or (high > 0 and rounded > high):
+        return _reject(
+            RejectionCode.PRICE_OUT_OF_RANGE,
+            f"{name} {plain(asked)} is outside {rules.symbol}'s price range {plain(low)}..{plain(high)}",
+        )
+    return None
 
 
 def _trigger_side_check(btype: BinanceOrderType, side: Side, stop: Decimal, market: Decimal) -> Rejection | None:
@@ -159,9 +167,17 @@ def _trigger_side_check(btype: BinanceOrderType, side: Side, stop: Decimal, mark
 class _BracketPrices:
     stop_loss: Decimal | None
     take_profit: Decimal | None
+    stop_limit: Decimal | None = None  # the stop leg's limit price when it must be a STOP_LOSS_LIMIT
+
+    @property
+    def lowest(self) -> Decimal:
+        return min(p for p in (self.stop_loss, self.take_profit, self.stop_limit) if p is not None)
 
 
-def _bracket_prices(signal: Signal, side: Side, entry: Decimal, tick: Decimal) -> _BracketPrices | Rejection:
+def _bracket_prices(
+    signal: Signal, side: Side, entry: Decimal, rules: SymbolRules, config: SizingConfig
+) -> _BracketPrices | Rejection:
+    tick = rules.tick_size
     meta = signal.meta
     long = side is Side.BUY
     sl = meta.stop_loss
@@ -190,7 +206,14 @@ def _bracket_prices(signal: Signal, side: Side, entry: Decimal, tick: Decimal) -
             RejectionCode.INVALID_BRACKET,
             f"take-profit {plain(tp)} must be {where} the entry {plain(entry)} for a {word}",
         )
-    return _BracketPrices(sl, tp)
+    stop_limit = None
+    if sl is not None and BinanceOrderType.STOP_LOSS.value not in rules.order_types:
+        # Older symbols only take STOP_LOSS_LIMIT: sell a little beyond the trigger so the exit fills.
+        offset = sl * config.stop_limit_offset_pct / HUNDRED
+        stop_limit = floor_to_step(sl - offset, tick) if long else ceil_to_step(sl + offset, tick)
+        if stop_limit <= 0:
+            return _reject(RejectionCode.INVALID_BRACKET, f"stop-loss {plain(sl)} leaves no room for a stop-limit")
+    return _BracketPrices(sl, tp, stop_limit)
 
 
 def _after_commission(qty: Decimal, side: Side, config: SizingConfig, step: Decimal) -> Decimal:
@@ -217,11 +240,10 @@ def _minimum(
         minimum = max(minimum, ceil_to_step(low / valuation, step))
     if bracket_prices is None:
         return minimum
-    legs = [p for p in (bracket_prices.stop_loss, bracket_prices.take_profit) if p is not None]
     leg_min = max(lot.min_qty, step)
     leg_notional = rules.notional.min_notional if rules.notional is not None else ZERO
     if leg_notional > 0:
-        leg_min = max(leg_min, ceil_to_step(leg_notional / min(legs), step))
+        leg_min = max(leg_min, ceil_to_step(leg_notional / bracket_prices.lowest, step))
     entry_min = leg_min
     if side is Side.BUY and config.commission_in_base_on_buy:
         entry_min = ceil_to_step(leg_min / (ONE - config.fee_rate), step)
@@ -269,7 +291,7 @@ def size(
         notes.append("brackets are ignored on a close")
     bracket_prices = None
     if want_brackets:
-        bp = _bracket_prices(signal, side, prices.entry, rules.tick_size)
+        bp = _bracket_prices(signal, side, prices.entry, rules, config)
         if isinstance(bp, Rejection):
             return bp
         bracket_prices = bp
@@ -303,7 +325,7 @@ def size(
             return chosen
         quantity, how = chosen
         if lot.max_qty > 0 and quantity > lot.max_qty:
-            if signal.action is Action.CLOSE:
+            if signal.action is Action.CLOSE and floor_to_step(lot.max_qty, step) >= minimum:
                 quantity = floor_to_step(lot.max_qty, step)
                 notes.append(f"close capped at maxQty {plain(lot.max_qty)}; the rest stays in the account")
             else:
@@ -427,9 +449,11 @@ def _brackets(
         stop_leg = OrderRequest(
             symbol=rules.symbol,
             side=exit_side,
-            type=BinanceOrderType.STOP_LOSS,
+            type=BinanceOrderType.STOP_LOSS if bp.stop_limit is None else BinanceOrderType.STOP_LOSS_LIMIT,
             quantity=qty,
             stop_price=bp.stop_loss,
+            price=bp.stop_limit,
+            time_in_force=None if bp.stop_limit is None else "GTC",
             new_client_order_id=client_order_id(sid, "sl"),
         )
     if bp.take_profit is not None:

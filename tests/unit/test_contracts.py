@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from contracts import OrderRequest, Side, Signal, SignalState
+from contracts.errors import describe
+from contracts.money import plain
+from contracts.orders import BinanceOrderType
+from pydantic import ValidationError
+
+from tests.conftest import signal_dict
+
+SEED_BODY = """{
+  "strategy_id": "momentum_v1", "symbol": "BTCUSDT", "action": "buy", "price": 45000.0,
+  "quantity": 0.0, "confidence": 0.85, "timestamp": "2024-01-01T12:00:00Z",
+  "meta": {"order_type": "market", "simulate": true, "indicators": {"rsi": 28.5}}
+}"""
+
+
+def test_seed_body_validates_unchanged():
+    signal = Signal.model_validate_json(SEED_BODY)
+    assert signal.quantity == 0
+    assert signal.price == Decimal("45000.0")
+    assert signal.timestamp == datetime(2024, 1, 1, 12, tzinfo=UTC)
+    # Keys the engine does not know are kept, as the seed's meta is open.
+    assert signal.meta.model_extra == {"simulate": True, "indicators": {"rsi": 28.5}}
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [1704110400, 1704110400000, "1704110400", "2024-01-01T12:00:00+00:00", "2024-01-01T09:00:00-03:00"],
+)
+def test_timestamps_iso_and_epoch(stamp):
+    signal = Signal.model_validate(signal_dict(timestamp=stamp))
+    assert signal.timestamp == datetime(2024, 1, 1, 12, tzinfo=UTC)
+
+
+def test_naive_timestamp_is_utc():
+    assert Signal.model_validate(signal_dict(timestamp="2024-01-01T12:00:00")).timestamp.tzinfo is UTC
+
+
+def test_meta_fields_of_the_seed():
+    meta = {
+        "order_type": "LIMIT",
+        "time_in_force": "ioc",
+        "stop_loss_pct": 2.0,
+        "take_profit": 47000,
+        "position_size_pct": 10,
+        "stop_price": "44000.5",
+    }
+    signal = Signal.model_validate(signal_dict(meta=meta))
+    assert signal.meta.order_type == "limit" and signal.meta.time_in_force == "IOC"
+    assert signal.meta.stop_loss_pct == Decimal("2.0") and signal.meta.stop_price == Decimal("44000.5")
+
+
+@pytest.mark.parametrize(
+    ("override", "field", "rule"),
+    [
+        ({"price": -1}, "price", "greater_than_equal"),
+        ({"confidence": 1.5}, "confidence", "less_than_equal"),
+        ({"action": "short"}, "action", "enum"),
+        ({"quantity": "abc"}, "quantity", "decimal_parsing"),
+        ({"quantity": "NaN"}, "quantity", "finite_number"),
+        ({"symbol": "BTC/USDT"}, "symbol", "string_pattern_mismatch"),
+        ({"timestamp": "yesterday"}, "timestamp", "datetime_from_date_parsing"),
+        ({"meta": {"order_type": "trailing"}}, "meta.order_type", "enum"),
+        ({"meta": {"stop_loss_pct": 150}}, "meta.stop_loss_pct", "less_than"),
+        ({"meta": {"position_size_pct": 0}}, "meta.position_size_pct", "greater_than"),
+    ],
+)
+def test_bad_input_names_field_and_rule(override, field, rule):
+    with pytest.raises(ValidationError) as info:
+        Signal.model_validate(signal_dict(**override))
+    problems = describe(info.value)
+    assert any(p["field"] == field and p["rule"] == rule for p in problems), problems
+
+
+def test_missing_field_is_named():
+    body = signal_dict()
+    del body["confidence"]
+    with pytest.raises(ValidationError) as info:
+        Signal.model_validate(body)
+    assert describe(info.value)[0] == {"field": "confidence", "rule": "missing", "message": "Field required"}
+
+
+@pytest.mark.parametrize(
+    ("meta", "words"),
+    [
+        ({"stop_loss": 44000, "stop_loss_pct": 2}, "stop_loss or stop_loss_pct"),
+        ({"take_profit": 46000, "take_profit_pct": 2}, "take_profit or take_profit_pct"),
+        ({"quote_quantity": 50, "order_type": "limit"}, "only for market orders"),
+    ],
+)
+def test_contradictory_meta_is_refused(meta, words):
+    with pytest.raises(ValidationError, match=words):
+        Signal.model_validate(signal_dict(meta=meta))
+
+
+def test_buy_needs_a_price_but_close_does_not():
+    with pytest.raises(ValidationError, match="price must be greater than 0"):
+        Signal.model_validate(signal_dict(price=0))
+    assert Signal.model_validate(signal_dict(action="close", price=0)).price == 0
+
+
+def test_signal_id_is_deterministic_and_content_bound():
+    a = Signal.model_validate(signal_dict())
+    b = Signal.model_validate(json.loads(json.dumps(signal_dict())))
+    c = Signal.model_validate(signal_dict(price=45001))
+    assert a.id == b.id and a.id != c.id and a.id.startswith("sig-")
+    assert Signal.model_validate(signal_dict(signal_id="client-1")).id == "client-1"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [("0.00001", "0.00001"), ("1E-8", "0.00000001"), ("1E+3", "1000"), ("0.29000000", "0.29"), ("0E-8", "0")],
+)
+def test_plain_never_scientific(value, text):
+    assert plain(Decimal(value)) == text
+
+
+def test_orders_serialise_as_plain_strings():
+    order = OrderRequest(
+        symbol="SHIBUSDT",
+        side=Side.BUY,
+        type=BinanceOrderType.LIMIT,
+        quantity=Decimal("1E+6"),
+        price=Decimal("0.00000700"),
+        time_in_force="GTC",
+        new_client_order_id="te-1",
+    )
+    params = order.to_binance()
+    assert params == {
+        "symbol": "SHIBUSDT",
+        "side": "BUY",
+        "type": "LIMIT",
+        "quantity": "1000000",
+        "price": "0.000007",
+        "timeInForce": "GTC",
+        "newClientOrderId": "te-1",
+    }
+    dumped = json.loads(order.model_dump_json())
+    assert (dumped["quantity"], dumped["price"]) == ("1000000", "0.000007")
+
+
+def test_state_transitions_only_move_forward():
+    assert SignalState.RECEIVED.can_become(SignalState.QUEUED)
+    assert SignalState.SUBMITTED.can_become(SignalState.FILLED)
+    assert not SignalState.FILLED.can_become(SignalState.OPEN)
+    assert not SignalState.QUEUED.can_become(SignalState.RECEIVED)
+    assert all(not s.can_become(t) for s in SignalState if s.terminal for t in SignalState)
