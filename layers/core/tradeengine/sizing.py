@@ -9,7 +9,6 @@ above the maximum is rejected.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -17,9 +16,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from contracts.money import plain
 from contracts.orders import (
     BinanceOrderType,
-    BracketKind,
-    BracketPlacement,
-    Brackets,
     Hold,
     OrderPlan,
     OrderRequest,
@@ -27,8 +23,12 @@ from contracts.orders import (
 )
 from contracts.rejection import Rejection, RejectionCode
 from contracts.signal import Action, OrderType, Signal
+from tradeengine.brackets import BracketPrices, after_commission, bracket_prices, make_brackets
 from tradeengine.decimals import HUNDRED, ONE, ZERO, ceil_to_step, floor_to_step, quantize_places
-from tradeengine.rules import LotSize, OrderContext, SymbolRules
+from tradeengine.rules import LotSize, SymbolRules
+from tradeengine.sizing_base import Market, SizingConfig, _reject, client_order_id
+
+__all__ = ["BINANCE_TYPE", "Balances", "Market", "SizingConfig", "client_order_id", "size"]
 
 BINANCE_TYPE = {
     OrderType.MARKET: BinanceOrderType.MARKET,
@@ -40,39 +40,6 @@ BINANCE_TYPE = {
 }
 
 Balances = Mapping[str, Decimal]
-
-
-@dataclass(frozen=True, slots=True)
-class SizingConfig:
-    market_margin_pct: Decimal = Decimal("1")  # extra notional on market orders, for price moves before the fill
-    fee_rate: Decimal = Decimal("0.001")  # Binance's default taker/maker fee, 0.1 %
-    commission_in_base_on_buy: bool = True  # Binance takes a buy's commission from the asset received
-    stop_limit_offset_pct: Decimal = Decimal("0.5")  # limit beyond the trigger, where STOP_LOSS is not offered
-
-
-@dataclass(frozen=True, slots=True)
-class Market:
-    """Prices known at sizing time. ``average_price`` is Binance's avgPrice (bands, market notional)."""
-
-    price: Decimal
-    average_price: Decimal | None = None
-
-    @property
-    def average(self) -> Decimal:
-        return self.average_price if self.average_price is not None and self.average_price > 0 else self.price
-
-
-def client_order_id(signal_id: str, leg: str = "") -> str:
-    """Deterministic Binance ``newClientOrderId`` (≤ 36 chars of ``[A-Za-z0-9-_]``) from the signal id.
-
-    The same signal always maps to the same id, so a redelivered signal cannot make a second order.
-    """
-    digest = hashlib.sha256(signal_id.encode()).hexdigest()[:24]
-    return f"te-{digest}-{leg}" if leg else f"te-{digest}"
-
-
-def _reject(code: RejectionCode, reason: str) -> Rejection:
-    return Rejection(code=code, reason=reason)
 
 
 def _round_price(price: Decimal, tick: Decimal, side: Side) -> Decimal:
@@ -163,66 +130,6 @@ def _trigger_side_check(btype: BinanceOrderType, side: Side, stop: Decimal, mark
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class _BracketPrices:
-    stop_loss: Decimal | None
-    take_profit: Decimal | None
-    stop_limit: Decimal | None = None  # the stop leg's limit price when it must be a STOP_LOSS_LIMIT
-
-    @property
-    def lowest(self) -> Decimal:
-        return min(p for p in (self.stop_loss, self.take_profit, self.stop_limit) if p is not None)
-
-
-def _bracket_prices(
-    signal: Signal, side: Side, entry: Decimal, rules: SymbolRules, config: SizingConfig
-) -> _BracketPrices | Rejection:
-    tick = rules.tick_size
-    meta = signal.meta
-    long = side is Side.BUY
-    sl = meta.stop_loss
-    if sl is None and meta.stop_loss_pct is not None:
-        offset = entry * meta.stop_loss_pct / HUNDRED
-        sl = entry - offset if long else entry + offset
-    tp = meta.take_profit
-    if tp is None and meta.take_profit_pct is not None:
-        offset = entry * meta.take_profit_pct / HUNDRED
-        tp = entry + offset if long else entry - offset
-    # Round away from the entry: the stop gives a little room, the target asks a little more.
-    if sl is not None:
-        sl = floor_to_step(sl, tick) if long else ceil_to_step(sl, tick)
-    if tp is not None:
-        tp = ceil_to_step(tp, tick) if long else floor_to_step(tp, tick)
-    word = "buy" if long else "sell"
-    if sl is not None and (sl <= 0 or (long and sl >= entry) or (not long and sl <= entry)):
-        where = "below" if long else "above"
-        return _reject(
-            RejectionCode.INVALID_BRACKET,
-            f"stop-loss {plain(sl)} must be {where} the entry {plain(entry)} for a {word}",
-        )
-    if tp is not None and (tp <= 0 or (long and tp <= entry) or (not long and tp >= entry)):
-        where = "above" if long else "below"
-        return _reject(
-            RejectionCode.INVALID_BRACKET,
-            f"take-profit {plain(tp)} must be {where} the entry {plain(entry)} for a {word}",
-        )
-    stop_limit = None
-    if sl is not None and BinanceOrderType.STOP_LOSS.value not in rules.order_types:
-        # Older symbols only take STOP_LOSS_LIMIT: sell a little beyond the trigger so the exit fills.
-        offset = sl * config.stop_limit_offset_pct / HUNDRED
-        stop_limit = floor_to_step(sl - offset, tick) if long else ceil_to_step(sl + offset, tick)
-        if stop_limit <= 0:
-            return _reject(RejectionCode.INVALID_BRACKET, f"stop-loss {plain(sl)} leaves no room for a stop-limit")
-    return _BracketPrices(sl, tp, stop_limit)
-
-
-def _after_commission(qty: Decimal, side: Side, config: SizingConfig, step: Decimal) -> Decimal:
-    """What the entry leaves to sell: a buy's commission is taken from the base asset received."""
-    if side is Side.BUY and config.commission_in_base_on_buy:
-        return floor_to_step(qty * (ONE - config.fee_rate), step)
-    return qty
-
-
 def _minimum(
     rules: SymbolRules,
     lot: LotSize,
@@ -230,7 +137,7 @@ def _minimum(
     valuation: Decimal,
     step: Decimal,
     side: Side,
-    bracket_prices: _BracketPrices | None,
+    bracket_prices: BracketPrices | None,
     config: SizingConfig,
 ) -> Decimal:
     """The smallest quantity every rule accepts: entry, and the bracket legs after commission."""
@@ -247,7 +154,7 @@ def _minimum(
     entry_min = leg_min
     if side is Side.BUY and config.commission_in_base_on_buy:
         entry_min = ceil_to_step(leg_min / (ONE - config.fee_rate), step)
-        while _after_commission(entry_min, side, config, step) < leg_min:
+        while after_commission(entry_min, side, config, step) < leg_min:
             entry_min += step
     return max(minimum, entry_min)
 
@@ -281,21 +188,19 @@ def size(
     step = _smallest_step(lot, rules)
     notes: list[str] = []
 
-    want_brackets = signal.action is not Action.CLOSE and (
-        signal.meta.stop_loss is not None
-        or signal.meta.stop_loss_pct is not None
-        or signal.meta.take_profit is not None
-        or signal.meta.take_profit_pct is not None
+    meta = signal.meta
+    asks_brackets = any(
+        v is not None for v in (meta.stop_loss, meta.stop_loss_pct, meta.take_profit, meta.take_profit_pct)
     )
-    if signal.action is Action.CLOSE and signal.meta.stop_loss is not None:
-        notes.append("brackets are ignored on a close")
-    bracket_prices = None
-    if want_brackets:
-        bp = _bracket_prices(signal, side, prices.entry, rules, config)
+    exits: BracketPrices | None = None
+    if asks_brackets and signal.action is Action.CLOSE:
+        notes.append("stop-loss / take-profit are ignored on a close")
+    elif asks_brackets:
+        bp = bracket_prices(signal, side, prices.entry, rules, config)
         if isinstance(bp, Rejection):
             return bp
-        bracket_prices = bp
-    minimum = _minimum(rules, lot, btype, prices.valuation, step, side, bracket_prices, config)
+        exits = bp
+    minimum = _minimum(rules, lot, btype, prices.valuation, step, side, exits, config)
 
     quantity: Decimal | None
     quote_qty: Decimal | None = None
@@ -356,8 +261,8 @@ def size(
         new_client_order_id=entry_id,
     )
     brackets = None
-    if bracket_prices is not None:
-        made = _brackets(rules, side, order, bracket_prices, sid, market, config, step)
+    if exits is not None:
+        made = make_brackets(rules, side, order, exits, sid, market, config, step)
         if isinstance(made, Rejection):
             return made
         brackets = made
@@ -418,85 +323,3 @@ def _choose_quantity(
     if qty < minimum:
         return minimum, "raised_to_minimum"
     return qty, how
-
-
-def _brackets(
-    rules: SymbolRules,
-    side: Side,
-    entry: OrderRequest,
-    bp: _BracketPrices,
-    sid: str,
-    market: Market,
-    config: SizingConfig,
-    step: Decimal,
-) -> Brackets | Rejection:
-    exit_side = side.opposite
-    qty = None if entry.quantity is None else _after_commission(entry.quantity, side, config, step)
-    placement = BracketPlacement.AFTER_FILL
-    if entry.type is BinanceOrderType.LIMIT and rules.oto_allowed:
-        placement = BracketPlacement.WITH_ENTRY
-    if bp.stop_loss is not None and bp.take_profit is not None:
-        kind = BracketKind.OCO
-        if not rules.oco_allowed:
-            return _reject(
-                RejectionCode.INVALID_BRACKET,
-                f"{rules.symbol} does not accept OCO order lists, so stop-loss and take-profit cannot both be placed",
-            )
-    else:
-        kind = BracketKind.STOP_LOSS if bp.stop_loss is not None else BracketKind.TAKE_PROFIT
-    stop_leg = tp_leg = None
-    if bp.stop_loss is not None:
-        stop_leg = OrderRequest(
-            symbol=rules.symbol,
-            side=exit_side,
-            type=BinanceOrderType.STOP_LOSS if bp.stop_limit is None else BinanceOrderType.STOP_LOSS_LIMIT,
-            quantity=qty,
-            stop_price=bp.stop_loss,
-            price=bp.stop_limit,
-            time_in_force=None if bp.stop_limit is None else "GTC",
-            new_client_order_id=client_order_id(sid, "sl"),
-        )
-    if bp.take_profit is not None:
-        maker = BinanceOrderType.LIMIT_MAKER.value in rules.order_types
-        tp_type = BinanceOrderType.LIMIT_MAKER if maker else BinanceOrderType.LIMIT
-        tp_leg = OrderRequest(
-            symbol=rules.symbol,
-            side=exit_side,
-            type=tp_type,
-            quantity=qty,
-            price=bp.take_profit,
-            time_in_force=None if maker else "GTC",
-            new_client_order_id=client_order_id(sid, "tp"),
-        )
-    context = OrderContext(average_price=market.average)
-    for leg in (stop_leg, tp_leg):
-        if leg is None:
-            continue
-        # Legs of a quoteOrderQty entry are sized after the fill; check their prices now, quantity then.
-        probe = leg if leg.quantity is not None else leg.model_copy(update={"quantity": entry_probe_qty(rules, step)})
-        problems = [
-            v
-            for v in rules.check(probe, context)
-            if leg.quantity is not None or v.filter not in ("LOT_SIZE", "MARKET_LOT_SIZE", "NOTIONAL", "MIN_NOTIONAL")
-        ]
-        if problems:
-            what = "stop-loss" if leg is stop_leg else "take-profit"
-            return _reject(
-                RejectionCode.INVALID_BRACKET,
-                f"the {what} order would be refused by {rules.symbol}'s rules: "
-                + "; ".join(f"{p.message} ({p.detail})" for p in problems),
-            )
-    return Brackets(
-        kind=kind,
-        placement=placement,
-        side=exit_side,
-        quantity=qty,
-        stop_loss=stop_leg,
-        take_profit=tp_leg,
-        list_client_order_id=client_order_id(sid, "ls"),
-    )
-
-
-def entry_probe_qty(rules: SymbolRules, step: Decimal) -> Decimal:
-    lot = rules.lot_size
-    return max(lot.min_qty, step) if lot is not None else step

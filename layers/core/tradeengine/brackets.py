@@ -1,0 +1,156 @@
+"""Exit orders around an entry: stop-loss / take-profit prices, legs, and their own filter checks (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from contracts.money import plain
+from contracts.orders import BinanceOrderType, BracketKind, BracketPlacement, Brackets, OrderRequest, Side
+from contracts.rejection import Rejection, RejectionCode
+from contracts.signal import Signal
+from tradeengine.decimals import HUNDRED, ONE, ceil_to_step, floor_to_step
+from tradeengine.rules import OrderContext, SymbolRules
+from tradeengine.sizing_base import Market, SizingConfig, _reject, client_order_id
+
+
+@dataclass(frozen=True, slots=True)
+class BracketPrices:
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    stop_limit: Decimal | None = None  # the stop leg's limit price when it must be a STOP_LOSS_LIMIT
+
+    @property
+    def lowest(self) -> Decimal:
+        return min(p for p in (self.stop_loss, self.take_profit, self.stop_limit) if p is not None)
+
+
+def bracket_prices(
+    signal: Signal, side: Side, entry: Decimal, rules: SymbolRules, config: SizingConfig
+) -> BracketPrices | Rejection:
+    tick = rules.tick_size
+    meta = signal.meta
+    long = side is Side.BUY
+    sl = meta.stop_loss
+    if sl is None and meta.stop_loss_pct is not None:
+        offset = entry * meta.stop_loss_pct / HUNDRED
+        sl = entry - offset if long else entry + offset
+    tp = meta.take_profit
+    if tp is None and meta.take_profit_pct is not None:
+        offset = entry * meta.take_profit_pct / HUNDRED
+        tp = entry + offset if long else entry - offset
+    # Round away from the entry: the stop gives a little room, the target asks a little more.
+    if sl is not None:
+        sl = floor_to_step(sl, tick) if long else ceil_to_step(sl, tick)
+    if tp is not None:
+        tp = ceil_to_step(tp, tick) if long else floor_to_step(tp, tick)
+    word = "buy" if long else "sell"
+    if sl is not None and (sl <= 0 or (long and sl >= entry) or (not long and sl <= entry)):
+        where = "below" if long else "above"
+        return _reject(
+            RejectionCode.INVALID_BRACKET,
+            f"stop-loss {plain(sl)} must be {where} the entry {plain(entry)} for a {word}",
+        )
+    if tp is not None and (tp <= 0 or (long and tp <= entry) or (not long and tp >= entry)):
+        where = "above" if long else "below"
+        return _reject(
+            RejectionCode.INVALID_BRACKET,
+            f"take-profit {plain(tp)} must be {where} the entry {plain(entry)} for a {word}",
+        )
+    stop_limit = None
+    if sl is not None and BinanceOrderType.STOP_LOSS.value not in rules.order_types:
+        # Older symbols only take STOP_LOSS_LIMIT: sell a little beyond the trigger so the exit fills.
+        offset = sl * config.stop_limit_offset_pct / HUNDRED
+        stop_limit = floor_to_step(sl - offset, tick) if long else ceil_to_step(sl + offset, tick)
+        if stop_limit <= 0:
+            return _reject(RejectionCode.INVALID_BRACKET, f"stop-loss {plain(sl)} leaves no room for a stop-limit")
+    return BracketPrices(sl, tp, stop_limit)
+
+
+def after_commission(qty: Decimal, side: Side, config: SizingConfig, step: Decimal) -> Decimal:
+    """What the entry leaves to sell: a buy's commission is taken from the base asset received."""
+    if side is Side.BUY and config.commission_in_base_on_buy:
+        return floor_to_step(qty * (ONE - config.fee_rate), step)
+    return qty
+
+
+def make_brackets(
+    rules: SymbolRules,
+    side: Side,
+    entry: OrderRequest,
+    bp: BracketPrices,
+    sid: str,
+    market: Market,
+    config: SizingConfig,
+    step: Decimal,
+) -> Brackets | Rejection:
+    exit_side = side.opposite
+    qty = None if entry.quantity is None else after_commission(entry.quantity, side, config, step)
+    placement = BracketPlacement.AFTER_FILL
+    if entry.type is BinanceOrderType.LIMIT and rules.oto_allowed:
+        placement = BracketPlacement.WITH_ENTRY
+    if bp.stop_loss is not None and bp.take_profit is not None:
+        kind = BracketKind.OCO
+        if not rules.oco_allowed:
+            return _reject(
+                RejectionCode.INVALID_BRACKET,
+                f"{rules.symbol} does not accept OCO order lists, so stop-loss and take-profit cannot both be placed",
+            )
+    else:
+        kind = BracketKind.STOP_LOSS if bp.stop_loss is not None else BracketKind.TAKE_PROFIT
+    stop_leg = tp_leg = None
+    if bp.stop_loss is not None:
+        stop_leg = OrderRequest(
+            symbol=rules.symbol,
+            side=exit_side,
+            type=BinanceOrderType.STOP_LOSS if bp.stop_limit is None else BinanceOrderType.STOP_LOSS_LIMIT,
+            quantity=qty,
+            stop_price=bp.stop_loss,
+            price=bp.stop_limit,
+            time_in_force=None if bp.stop_limit is None else "GTC",
+            new_client_order_id=client_order_id(sid, "sl"),
+        )
+    if bp.take_profit is not None:
+        maker = BinanceOrderType.LIMIT_MAKER.value in rules.order_types
+        tp_type = BinanceOrderType.LIMIT_MAKER if maker else BinanceOrderType.LIMIT
+        tp_leg = OrderRequest(
+            symbol=rules.symbol,
+            side=exit_side,
+            type=tp_type,
+            quantity=qty,
+            price=bp.take_profit,
+            time_in_force=None if maker else "GTC",
+            new_client_order_id=client_order_id(sid, "tp"),
+        )
+    context = OrderContext(average_price=market.average)
+    for leg in (stop_leg, tp_leg):
+        if leg is None:
+            continue
+        # Legs of a quoteOrderQty entry are sized after the fill; check their prices now, quantity then.
+        probe = leg if leg.quantity is not None else leg.model_copy(update={"quantity": entry_probe_qty(rules, step)})
+        problems = [
+            v
+            for v in rules.check(probe, context)
+            if leg.quantity is not None or v.filter not in ("LOT_SIZE", "MARKET_LOT_SIZE", "NOTIONAL", "MIN_NOTIONAL")
+        ]
+        if problems:
+            what = "stop-loss" if leg is stop_leg else "take-profit"
+            return _reject(
+                RejectionCode.INVALID_BRACKET,
+                f"the {what} order would be refused by {rules.symbol}'s rules: "
+                + "; ".join(f"{p.message} ({p.detail})" for p in problems),
+            )
+    return Brackets(
+        kind=kind,
+        placement=placement,
+        side=exit_side,
+        quantity=qty,
+        stop_loss=stop_leg,
+        take_profit=tp_leg,
+        list_client_order_id=client_order_id(sid, "ls"),
+    )
+
+
+def entry_probe_qty(rules: SymbolRules, step: Decimal) -> Decimal:
+    lot = rules.lot_size
+    return max(lot.min_qty, step) if lot is not None else step
