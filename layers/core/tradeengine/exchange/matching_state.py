@@ -1,0 +1,179 @@
+"""The records of the fill model (orders, trades, order lists, settings) and their JSON-able form.
+
+Kept apart from the matching rules so the book can be stored (DynamoDB, a file) and restored exactly:
+every Decimal is written as a plain string, every id as an int.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import Any
+
+from contracts.money import plain
+
+ZERO = Decimal(0)
+
+
+class MatchingError(Exception):
+    """A request the exchange refuses, with Binance's code, message and HTTP status."""
+
+    def __init__(self, code: int, message: str, http_status: int = 400) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+
+
+# Binance's own texts, so a client that matches on them behaves as it would against the real venue.
+INSUFFICIENT_BALANCE = (-2010, "Account has insufficient balance for requested action.")
+DUPLICATE_ORDER = (-2010, "Duplicate order sent.")
+WOULD_TAKE = (-2010, "Order would immediately match and take.")
+WOULD_TRIGGER = (-2010, "Stop price would trigger immediately.")
+MARKET_CLOSED = (-2010, "Market is closed.")
+UNKNOWN_ORDER_CANCEL = (-2011, "Unknown order sent.")
+ORDER_DOES_NOT_EXIST = (-2013, "Order does not exist.")
+INVALID_SYMBOL = (-1121, "Invalid symbol.")
+
+
+def refuse(error: tuple[int, str]) -> MatchingError:
+    return MatchingError(*error)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchingConfig:
+    """How the simulated venue fills and charges.
+
+    ``slippage_bps`` moves market (taker) fills against the trader: buys pay more, sells get less.
+    ``buy_commission_in``: "base" is Binance's default (a buy's fee comes out of the asset received),
+    "quote" charges it in the quote asset instead.
+    """
+
+    maker_fee: Decimal = Decimal("0.001")
+    taker_fee: Decimal = Decimal("0.001")
+    slippage_bps: Decimal = ZERO
+    buy_commission_in: str = "base"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "maker_fee": plain(self.maker_fee),
+            "taker_fee": plain(self.taker_fee),
+            "slippage_bps": plain(self.slippage_bps),
+            "buy_commission_in": self.buy_commission_in,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> MatchingConfig:
+        return cls(
+            maker_fee=Decimal(raw.get("maker_fee", "0.001")),
+            taker_fee=Decimal(raw.get("taker_fee", "0.001")),
+            slippage_bps=Decimal(raw.get("slippage_bps", "0")),
+            buy_commission_in=str(raw.get("buy_commission_in", "base")),
+        )
+
+
+@dataclass(slots=True)
+class Trade:
+    trade_id: int
+    order_id: int
+    order_list_id: int
+    symbol: str
+    side: str
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    time_ms: int
+    is_maker: bool
+
+
+@dataclass(slots=True)
+class Order:
+    """One order on the book. ``working`` is False for an untriggered stop or a pending OTOCO leg."""
+
+    order_id: int
+    symbol: str
+    client_order_id: str
+    side: str
+    type: str
+    status: str
+    orig_qty: Decimal
+    price: Decimal = ZERO
+    stop_price: Decimal = ZERO
+    time_in_force: str = ""
+    orig_quote_order_qty: Decimal = ZERO
+    executed_qty: Decimal = ZERO
+    cummulative_quote_qty: Decimal = ZERO
+    order_list_id: int = -1
+    time_ms: int = 0
+    update_time_ms: int = 0
+    working_time_ms: int = -1
+    triggered: bool = False
+    # The funds this order holds: asset and remaining amount (an OCO's legs share one lock).
+    lock_asset: str = ""
+    lock_amount: Decimal = ZERO
+    trade_ids: list[int] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("NEW", "PARTIALLY_FILLED", "PENDING_NEW")
+
+
+@dataclass(slots=True)
+class OrderList:
+    order_list_id: int
+    list_client_order_id: str
+    contingency_type: str  # OCO, OTO
+    symbol: str
+    order_ids: list[int]
+    list_status_type: str = "EXEC_STARTED"  # EXEC_STARTED, ALL_DONE
+    list_order_status: str = "EXECUTING"  # EXECUTING, ALL_DONE
+    transaction_time_ms: int = 0
+    working_order_id: int = -1  # OTOCO: the entry; the other orders are its pending OCO pair
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return plain(value)
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+def record_to_dict(record: Trade | Order | OrderList) -> dict[str, Any]:
+    return {f.name: _encode(getattr(record, f.name)) for f in fields(record)}
+
+
+_DECIMAL_FIELDS = {
+    "price",
+    "qty",
+    "quote_qty",
+    "commission",
+    "orig_qty",
+    "stop_price",
+    "orig_quote_order_qty",
+    "executed_qty",
+    "cummulative_quote_qty",
+    "lock_amount",
+}
+
+
+def _decode(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: Decimal(v) if k in _DECIMAL_FIELDS else v for k, v in raw.items()}
+
+
+def trade_from_dict(raw: dict[str, Any]) -> Trade:
+    return Trade(**_decode(raw))
+
+
+def order_from_dict(raw: dict[str, Any]) -> Order:
+    values = _decode(raw)
+    values["trade_ids"] = list(values.get("trade_ids", []))
+    return Order(**values)
+
+
+def order_list_from_dict(raw: dict[str, Any]) -> OrderList:
+    values = dict(raw)
+    values["order_ids"] = list(values.get("order_ids", []))
+    return OrderList(**values)
