@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
+
 from contracts import OrderRequest, Side, Signal, SignalState
 from contracts.errors import describe
 from contracts.money import plain
 from contracts.orders import BinanceOrderType
-from pydantic import ValidationError
-
 from tests.conftest import signal_dict
 
 SEED_BODY = """{

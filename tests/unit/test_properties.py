@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from contracts import Hold, OrderPlan, Rejection, RejectionCode, Signal
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from tradeengine.engine import decide
 from tradeengine.rules import OrderContext, parse_exchange_info
 from tradeengine.sizing import Market
 
+from contracts import Hold, OrderPlan, Rejection, RejectionCode, Signal
 from tests.conftest import INFO_2021, INFO_2026, NOW, load_info
 
 RULES_2021 = parse_exchange_info(load_info(INFO_2021))

@@ -6,11 +6,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from contracts import Hold, OrderPlan, Rejection, Signal
 from tradeengine.engine import Policy, decide
 from tradeengine.risk import RiskLimits, TradingState
 from tradeengine.sizing import Market
 
+from contracts import Hold, OrderPlan, Rejection, Signal
 from tests.conftest import NOW, signal_dict
 
 D = Decimal

@@ -5,10 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from contracts import OrderRequest, Side
-from contracts.orders import BinanceOrderType as T
 from tradeengine.decimals import ceil_to_step, floor_to_step
 from tradeengine.rules import OrderContext, parse_symbol
+
+from contracts import OrderRequest, Side
+from contracts.orders import BinanceOrderType as T
 
 D = Decimal
 

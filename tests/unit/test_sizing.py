@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from tradeengine.sizing import Market, SizingConfig, client_order_id, size
+
 from contracts import Hold, OrderPlan, Rejection, Signal
 from contracts.orders import BinanceOrderType as T
 from contracts.orders import BracketKind, BracketPlacement
-from tradeengine.sizing import Market, SizingConfig, client_order_id, size
-
 from tests.conftest import signal_dict
 
 D = Decimal
