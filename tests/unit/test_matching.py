@@ -8,10 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
-from contracts.orders import BinanceOrderType, OrderRequest, Side
 from tradeengine.exchange.matching import Book, MatchingConfig, MatchingError
 from tradeengine.rules import parse_exchange_info
+
+from contracts.orders import BinanceOrderType, OrderRequest, Side
 
 D = Decimal
 RULES = parse_exchange_info(
