@@ -19,6 +19,7 @@ from contracts.orders import OrderRequest
 class OrderStatus(StrEnum):
     """Binance's order statuses (spot)."""
 
+    PENDING_NEW = "PENDING_NEW"  # an OTOCO's exit pair, waiting for its entry to fill
     NEW = "NEW"
     PARTIALLY_FILLED = "PARTIALLY_FILLED"
     FILLED = "FILLED"
@@ -30,7 +31,12 @@ class OrderStatus(StrEnum):
 
     @property
     def is_open(self) -> bool:
-        return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_CANCEL)
+        return self in (
+            OrderStatus.PENDING_NEW,
+            OrderStatus.NEW,
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.PENDING_CANCEL,
+        )
 
 
 @dataclass(frozen=True, slots=True)
