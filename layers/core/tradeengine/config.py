@@ -79,6 +79,14 @@ class Settings(BaseSettings):
             state=state or self.trading_state,
         )
 
+    # Exchange adapters and stores (issue 3)
+    binance_base_url: str | None = None  # e.g. http://127.0.0.1:8900 for the local exchange; wins over testnet
+    binance_recv_window_ms: int = Field(default=5000, gt=0, le=60000)
+    binance_timeout_seconds: float = Field(default=10.0, gt=0)
+    binance_secret_id: str | None = None  # Secrets Manager ARN/name holding api_key / api_secret
+    rules_table: str = "tradeengine-exchange-rules"
+    paper_book_table: str = "tradeengine-paper-book"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
