@@ -1,0 +1,1 @@
+"""Adapters that keep state outside the process: DynamoDB (rules cache, paper book), Secrets Manager."""

@@ -1,0 +1,145 @@
+"""Exchange rules cache: exchangeInfo per symbol in DynamoDB, with a TTL, memoised in the process.
+
+One item per (venue, symbol): the whole exchangeInfo of mainnet is several MB, far over DynamoDB's
+400 KB item limit, while one symbol's entry is 2–3 KB and the sizing function needs one symbol at a
+time. Testnet and mainnet rules differ, so the venue (the Exchange port's ``name``) is part of the key.
+
+- fresh item (``fetched_at + ttl > now``): used as is; a cold start makes no exchangeInfo call;
+- stale or missing item: refreshed once from the Exchange port, written back, then used;
+- ``expires_at`` is also the table's TTL attribute, so DynamoDB reaps what nobody reads any more
+  (TTL deletion is lazy, which is why freshness is checked on ``fetched_at``, never on absence).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from contracts.money import plain
+from tradeengine.exchange.base import Exchange, ExchangeError
+from tradeengine.rules import SymbolRules, parse_symbol
+from tradeengine.stores import aws
+
+if TYPE_CHECKING:
+    from tradeengine.config import Settings
+
+TTL_ATTRIBUTE = "expires_at"
+INVALID_SYMBOL = -1121
+_BATCH = 25  # BatchWriteItem's limit
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, Decimal):
+        return plain(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def create_table(ddb: Any, name: str) -> None:
+    """The table this cache expects (for the local stack and tests; template.yaml declares the same)."""
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+
+
+class RulesCache:
+    """``get(symbol)`` → SymbolRules (or None for a symbol the venue does not list)."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        table: str,
+        ttl_seconds: int = 3600,
+        *,
+        ddb_client: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._exchange = exchange
+        self._table = table
+        self._ttl = ttl_seconds
+        self._ddb = ddb_client or aws.client("dynamodb")
+        self._clock = clock
+        self._memo: dict[str, tuple[SymbolRules, float]] = {}
+        self._lock = threading.Lock()
+        self.refreshes = 0  # exchangeInfo calls made by this cache (visible to tests and metrics)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, exchange: Exchange, ddb_client: Any = None) -> RulesCache:
+        return cls(exchange, settings.rules_table, settings.exchange_info_ttl_seconds, ddb_client=ddb_client)
+
+    def _key(self, symbol: str) -> str:
+        return f"{self._exchange.name}#{symbol}"
+
+    def get(self, symbol: str) -> SymbolRules | None:
+        symbol = symbol.upper()
+        now = self._clock()
+        memo = self._memo.get(symbol)
+        if memo is not None and memo[1] > now:
+            return memo[0]
+        with self._lock:  # one refresh per process, however many threads ask at once
+            now = self._clock()
+            memo = self._memo.get(symbol)
+            if memo is not None and memo[1] > now:
+                return memo[0]
+            item = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": self._key(symbol)}}).get("Item")
+            if item is not None and float(item["fetched_at"]["N"]) + self._ttl > now:
+                return self._remember(symbol, json.loads(item["rules"]["S"]), float(item["fetched_at"]["N"]))
+            fetched = self.refresh([symbol])
+            return fetched.get(symbol)
+
+    def refresh(self, symbols: Sequence[str] | None = None) -> dict[str, SymbolRules]:
+        """Fetch exchangeInfo (for ``symbols``, or every symbol), store each entry, memoise the rules."""
+        try:
+            info = self._exchange.exchange_info(list(symbols) if symbols else None)
+        except ExchangeError as exc:
+            if exc.code == INVALID_SYMBOL:
+                return {}
+            raise
+        finally:
+            self.refreshes += 1
+        now = self._clock()
+        entries = [e for e in info.get("symbols", ()) if not symbols or e.get("symbol") in symbols]
+        self._write(entries, now)
+        return {str(e["symbol"]): self._remember(str(e["symbol"]), e, now) for e in entries}
+
+    def _remember(self, symbol: str, entry: Mapping[str, Any], fetched_at: float) -> SymbolRules:
+        rules = parse_symbol(entry)
+        self._memo[symbol] = (rules, fetched_at + self._ttl)
+        return rules
+
+    def _item(self, entry: Mapping[str, Any], now: float) -> dict[str, Any]:
+        symbol = str(entry["symbol"])
+        return {
+            "pk": {"S": self._key(symbol)},
+            "venue": {"S": self._exchange.name},
+            "symbol": {"S": symbol},
+            "rules": {"S": json.dumps(entry, default=_json_default, separators=(",", ":"))},
+            "fetched_at": {"N": str(int(now))},
+            TTL_ATTRIBUTE: {"N": str(int(now) + self._ttl)},
+        }
+
+    def _write(self, entries: Iterable[Mapping[str, Any]], now: float) -> None:
+        items = [self._item(e, now) for e in entries]
+        if len(items) == 1:
+            self._ddb.put_item(TableName=self._table, Item=items[0])
+            return
+        for start in range(0, len(items), _BATCH):
+            requests: dict[str, Any] = {
+                self._table: [{"PutRequest": {"Item": i}} for i in items[start : start + _BATCH]]
+            }
+            for attempt in range(8):
+                unprocessed = self._ddb.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+                if not unprocessed:
+                    break
+                requests = unprocessed
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise RuntimeError(f"rules cache: DynamoDB left {len(requests[self._table])} items unwritten")
