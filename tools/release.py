@@ -75,40 +75,49 @@ def set_project_version(pyproject: str, version: Version) -> str:
     end = len(pyproject) if end < 0 else end + 1
     table, count = _PROJECT_VERSION.subn(rf'\g<1>"{version}"', pyproject[start:end], count=1)
     if count != 1:
-        raise ValueError("[project] table has no version = \"...\" line")
+        raise ValueError('[project] table has no version = "..." line')
     return pyproject[:start] + table + pyproject[end:]
 
 
 @dataclass(frozen=True)
 class DeployConfig:
-    """What a fork fills in as GitHub variables; the defaults are the names docs/RELEASE.md sets up."""
+    """The deploy names; each field can be set by the GitHub variable (or env var) of its name in upper case.
+
+    The defaults are what docs/RELEASE.md sets up, so a fork only fills in what differs.
+    """
 
     sam_config_env: str = "prod"
-    stack_name: str = "petrosa-tradeengine-prod"
-    image_repository: str = "ghcr.io/OWNER/petrosa-bridge"
-    image_name: str = "petrosa-bridge"  # the image name the kustomize base uses for the bridge container
-    overlay: str = "infra/k8s/overlays/prod"
-    namespace: str = "petrosa"
-    deployment: str = "petrosa-bridge"
+    stack_name: str = "petrosa-tradeengine-prod"  # must equal stack_name of that env in samconfig.toml
+    bridge_image_repository: str = "ghcr.io/OWNER/petrosa-bridge"
+    bridge_image_name: str = "petrosa-bridge"  # the image name the kustomize base gives the bridge container
+    k8s_overlay: str = "infra/k8s/overlays/prod"
+    k8s_namespace: str = "petrosa"
+    bridge_deployment: str = "petrosa-bridge"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DeployConfig:
-        defaults = cls()
-        pick = {name: env.get(name.upper()) or getattr(defaults, name) for name in cls.__dataclass_fields__}
-        return cls(**pick)
+        values = {name: env.get(name.upper()) or getattr(cls(), name) for name in cls.__dataclass_fields__}
+        owner = env.get("GITHUB_REPOSITORY_OWNER", "").lower()  # image references must be lower case
+        if owner:
+            values["bridge_image_repository"] = values["bridge_image_repository"].replace("OWNER", owner)
+        return cls(**values)
+
+    def as_outputs(self) -> str:
+        """name=value lines for $GITHUB_OUTPUT, so the workflow and the plan share one set of defaults."""
+        return "".join(f"{name}={getattr(self, name)}\n" for name in self.__dataclass_fields__)
 
 
 def deploy_plan(version: Version, config: DeployConfig) -> list[str]:
     """The steps release.yml runs, in order; tests check the workflow really contains each command."""
-    image = f"{config.image_repository}:{version}"
+    repository = config.bridge_image_repository
     return [
         f"set [project] version = {version} in pyproject.toml",
         f"create tag {version.tag} and a GitHub release with notes from the commits since the last tag",
         "sam build",
         f"sam deploy --config-env {config.sam_config_env} (stack {config.stack_name}, via OIDC role)",
-        f"build and push {image} and {config.image_repository}:latest (functions/bridge/Dockerfile)",
-        f"kubectl apply -k {config.overlay} with image {config.image_name}={image}",
-        f"kubectl rollout status deployment/{config.deployment} -n {config.namespace} --timeout=300s",
+        f"build and push {repository}:{version} and {repository}:latest (functions/bridge/Dockerfile)",
+        f"kubectl apply -k {config.k8s_overlay} with image {config.bridge_image_name}={repository}:{version}",
+        f"kubectl rollout status deployment/{config.bridge_deployment} -n {config.k8s_namespace} --timeout=300s",
         f"GET <ApiUrl output of {config.stack_name}>/health must answer 200 with version {version}",
     ]
 
@@ -119,7 +128,7 @@ def kustomization(overlay_from_here: str, image_name: str, repository: str, vers
         "apiVersion: kustomize.config.k8s.io/v1beta1\n"
         "kind: Kustomization\n"
         f"resources:\n  - {overlay_from_here}\n"
-        f"images:\n  - name: {image_name}\n    newName: {repository}\n    newTag: \"{version}\"\n"
+        f'images:\n  - name: {image_name}\n    newName: {repository}\n    newTag: "{version}"\n'
     )
 
 
@@ -144,9 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes = sub.add_parser("notes", help="release notes; tags as arguments, commit subjects on stdin")
     notes.add_argument("--version", required=True)
     notes.add_argument("--previous", default="")
-    setv = sub.add_parser("set-version", help="set [project] version in a pyproject.toml")
-    setv.add_argument("version")
-    setv.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"))
+    sub.add_parser("latest", help="print the latest version tag (empty if none); tags come from stdin")
+    sub.add_parser("config", help="print the deploy names as name=value lines (for $GITHUB_OUTPUT)")
     kust = sub.add_parser("kustomization", help="print an overlay pinning the bridge image to a version")
     kust.add_argument("--version", required=True)
     kust.add_argument("--resource", required=True, help="path of the prod overlay, relative to the new file")
@@ -170,10 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {number}. {step}")
     elif args.command == "notes":
         print(release_notes(_require(args.version), parse_tag(args.previous), sys.stdin), end="")
-    elif args.command == "set-version":
-        args.pyproject.write_text(set_project_version(args.pyproject.read_text(), _require(args.version)))
+    elif args.command == "latest":
+        latest = latest_version(_lines(sys.stdin))
+        print(latest.tag if latest else "")
+    elif args.command == "config":
+        print(config.as_outputs(), end="")
     elif args.command == "kustomization":
-        print(kustomization(args.resource, config.image_name, config.image_repository, _require(args.version)), end="")
+        version = _require(args.version)
+        print(kustomization(args.resource, config.bridge_image_name, config.bridge_image_repository, version), end="")
     elif args.command == "check-health":
         body = sys.stdin.read()
         if not health_reports(body, _require(args.version)):
