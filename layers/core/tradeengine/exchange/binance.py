@@ -409,6 +409,6 @@ def _order_list(raw: Mapping[str, Any]) -> OrderListResult:
     return OrderListResult(
         order_list_id=int(raw["orderListId"]),
         list_client_order_id=str(raw.get("listClientOrderId", "")),
-        list_status=str(raw.get("listOrderStatus", "")),
+        list_status=str(raw.get("listStatusType", "")),  # EXEC_STARTED / ALL_DONE, as the port says
         orders=tuple(_order(o) for o in reports),
     )
