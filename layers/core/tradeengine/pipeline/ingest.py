@@ -1,0 +1,112 @@
+"""Ingest: validate a signal, record it once, and queue it for sizing (the API and the bridge share this).
+
+Exactly once, whatever the retries: the first caller creates the record (conditional write); a repeat
+answers with the existing state and ``duplicate: true``. A record left in RECEIVED (the process died
+between recording and queueing) is queued again by the repeat, and SQS FIFO's deduplication on the
+signal id makes that resend harmless. A signal that fails validation is recorded REJECTED
+(INVALID_SIGNAL) when it names its signal_id, so the strategy can look up why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.errors import describe
+from contracts.rejection import RejectionCode
+from contracts.signal import SIGNAL_ID_PATTERN, Signal
+from contracts.status import SignalState
+from tradeengine.pipeline.ports import SignalQueue, SignalRecord, Transition
+from tradeengine.pipeline.recorder import Recorder
+
+_SIGNAL_ID = re.compile(SIGNAL_ID_PATTERN)
+SIGNALS = "tradeengine_signals_total"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    signal_id: str | None
+    state: SignalState | None
+    duplicate: bool = False
+    errors: list[dict[str, str]] = field(default_factory=list)
+    record: SignalRecord | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return not self.errors
+
+
+def signal_message(signal: Signal, source: str, received_at: datetime) -> dict[str, Any]:
+    """The body on signals.fifo."""
+    return {
+        "signal_id": signal.id,
+        "source": source,
+        "received_at": received_at.isoformat(),
+        "signal": {**signal.model_dump(mode="json", exclude_none=True), "signal_id": signal.id},
+    }
+
+
+def ingest(raw: Mapping[str, Any], *, source: str, recorder: Recorder, queue: SignalQueue) -> IngestResult:
+    now = recorder.clock()
+    try:
+        signal = Signal.model_validate(raw)
+    except ValidationError as exc:
+        return _invalid(raw, exc, source, recorder, now)
+    sid = signal.id
+    record = SignalRecord(
+        signal_id=sid,
+        state=SignalState.RECEIVED,
+        version=1,
+        symbol=signal.symbol,
+        strategy_id=signal.strategy_id,
+        created_at=now,
+        updated_at=now,
+        source=source,
+        signal=signal.model_dump(mode="json", exclude_none=True),
+        history=(Transition(SignalState.RECEIVED, now, stage="ingest", detail={"source": source}),),
+    )
+    if not recorder.create(record):
+        existing = recorder.store.get(sid)
+        if existing is not None and existing.state is not SignalState.RECEIVED:
+            recorder.counters.incr(SIGNALS, {"source": source, "result": "duplicate"})
+            return IngestResult(sid, existing.state, duplicate=True, record=existing)
+        # RECEIVED but never queued: finish the job (the FIFO dedup id makes a resend harmless).
+    queue.send(sid, signal.symbol, signal_message(signal, source, now))
+    queued = recorder.advance(sid, SignalState.QUEUED)
+    current = queued or recorder.store.get(sid)
+    recorder.counters.incr(SIGNALS, {"source": source, "result": "queued"})
+    return IngestResult(sid, current.state if current else SignalState.QUEUED, record=current)
+
+
+def _invalid(
+    raw: Mapping[str, Any], exc: ValidationError, source: str, recorder: Recorder, now: datetime
+) -> IngestResult:
+    errors = describe(exc)
+    recorder.counters.incr(SIGNALS, {"source": source, "result": "invalid"})
+    sid = raw.get("signal_id") if isinstance(raw, Mapping) else None
+    if not isinstance(sid, str) or not _SIGNAL_ID.match(sid):
+        return IngestResult(None, None, errors=errors)
+    reason = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    record = SignalRecord(
+        signal_id=sid,
+        state=SignalState.RECEIVED,
+        version=1,
+        symbol=str(raw.get("symbol", ""))[:20],
+        strategy_id=str(raw.get("strategy_id", ""))[:128],
+        created_at=now,
+        updated_at=now,
+        source=source,
+        history=(Transition(SignalState.RECEIVED, now, stage="ingest", detail={"source": source}),),
+    )
+    if recorder.create(record):
+        rejected = recorder.advance(
+            sid, SignalState.REJECTED, code=RejectionCode.INVALID_SIGNAL.value, reason=reason, detail={"errors": errors}
+        )
+        return IngestResult(sid, SignalState.REJECTED, errors=errors, record=rejected)
+    existing = recorder.store.get(sid)
+    return IngestResult(sid, existing.state if existing else None, duplicate=True, errors=errors, record=existing)

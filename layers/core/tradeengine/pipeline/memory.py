@@ -1,0 +1,136 @@
+"""In-memory adapters of the pipeline's ports, for fast unit tests of the use-cases (not for production)."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from contracts.status import AuditEvent, SignalState
+from tradeengine.pipeline.ports import SignalRecord, Transition
+from tradeengine.risk import TradingState
+
+OPEN_STATES = (SignalState.SUBMITTED, SignalState.OPEN, SignalState.PARTIALLY_FILLED)
+
+
+class MemorySignalStore:
+    def __init__(self) -> None:
+        self._rows: dict[str, SignalRecord] = {}
+        self._lock = threading.Lock()
+
+    def create(self, record: SignalRecord) -> bool:
+        with self._lock:
+            if record.signal_id in self._rows:
+                return False
+            first = record.history[0] if record.history else Transition(record.state, record.created_at)
+            self._rows[record.signal_id] = replace(record, version=1, history=(first,))
+            return True
+
+    def get(self, signal_id: str) -> SignalRecord | None:
+        return self._rows.get(signal_id)
+
+    def advance(
+        self,
+        signal_id: str,
+        to: SignalState,
+        *,
+        code: str | None = None,
+        reason: str | None = None,
+        plan: Mapping[str, Any] | None = None,
+        execution: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+        stage: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> SignalRecord | None:
+        with self._lock:
+            row = self._rows.get(signal_id)
+            if row is None or not row.state.can_become(to):
+                return None
+            when = at or datetime.now(UTC)
+            new = replace(
+                row,
+                state=to,
+                version=row.version + 1,
+                updated_at=when,
+                code=code if code is not None else row.code,
+                reason=reason if reason is not None else row.reason,
+                plan=plan if plan is not None else row.plan,
+                execution=execution if execution is not None else row.execution,
+                history=(*row.history, Transition(to, when, code, reason, stage, dict(detail or {}))),
+            )
+            self._rows[signal_id] = new
+            return new
+
+    def open_signals(self, limit: int = 100) -> Sequence[SignalRecord]:
+        return [r for r in self._rows.values() if r.state in OPEN_STATES][:limit]
+
+
+class MemoryQueue:
+    """A FIFO queue with SQS FIFO's deduplication on the deduplication id (signal id)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str, dict[str, Any]]] = []
+        self._seen: set[str] = set()
+        self.fail_next = 0  # make the next N sends raise, as an unreachable SQS would
+
+    def send(self, signal_id: str, symbol: str, body: Mapping[str, Any]) -> str:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise ConnectionError("queue unreachable")
+        if signal_id not in self._seen:
+            self._seen.add(signal_id)
+            self.messages.append((signal_id, symbol, dict(body)))
+        return f"msg-{signal_id}"
+
+    def drain(self) -> list[dict[str, Any]]:
+        out = [body for _, _, body in self.messages]
+        self.messages.clear()
+        return out
+
+
+class MemoryAudit:
+    def __init__(self) -> None:
+        self._events: dict[tuple[str, int], AuditEvent] = {}
+        self.down = False
+
+    def record(self, events: Sequence[AuditEvent]) -> None:
+        if self.down:
+            raise ConnectionError("audit store unreachable")
+        for event in events:
+            self._events.setdefault((event.signal_id, event.seq), event)
+
+    def events(self, signal_id: str) -> Sequence[AuditEvent]:
+        return sorted((e for (sid, _), e in self._events.items() if sid == signal_id), key=lambda e: e.seq)
+
+
+class MemoryCounters:
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
+
+    def incr(self, name: str, labels: Mapping[str, str], by: float = 1) -> None:
+        self._values[(name, tuple(sorted(labels.items())))] += by
+
+    def observe(self, name: str, labels: Mapping[str, str], value: float, buckets: Sequence[float]) -> None:
+        for bound in buckets:
+            if value <= bound:
+                self.incr(f"{name}_bucket", {**labels, "le": repr(float(bound))})
+        self.incr(f"{name}_bucket", {**labels, "le": "+Inf"})
+        self.incr(f"{name}_sum", labels, value)
+        self.incr(f"{name}_count", labels)
+
+    def snapshot(self) -> Mapping[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return dict(self._values)
+
+
+class MemoryTradingState:
+    def __init__(self, state: TradingState = TradingState.ACTIVE) -> None:
+        self.state = state
+
+    def get(self) -> TradingState:
+        return self.state
+
+    def set(self, state: TradingState, by: str = "", reason: str = "") -> None:
+        self.state = state

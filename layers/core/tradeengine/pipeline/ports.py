@@ -1,0 +1,134 @@
+"""The ports the pipeline's use-cases depend on. Adapters live in ``tradeengine.stores`` (DynamoDB, SQS,
+MongoDB) and in-memory versions in ``tradeengine.pipeline.memory`` for fast unit tests.
+
+Guarantees these ports carry:
+- ``SignalStateStore.create`` is a conditional put: exactly one caller creates a signal id; a repeat
+  sees ``False`` and reads the existing record (the API answers ``duplicate: true``).
+- ``SignalStateStore.advance`` only moves forward (``SignalState.can_become``), conditional on the
+  record's version, so concurrent workers never overwrite a later state with an earlier one.
+- ``SignalQueue`` / ``PlanQueue`` are SQS FIFO: group = symbol, deduplication id = signal id.
+- ``AuditSink.record`` is idempotent on (signal_id, seq).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from contracts.status import AuditEvent, SignalState
+from tradeengine.risk import TradingState
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One step of a signal's history; the audit trail is written from these (seq = position + 1)."""
+
+    state: SignalState
+    at: datetime
+    code: str | None = None
+    reason: str | None = None
+    stage: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRecord:
+    """A signal's row in the signal-state table."""
+
+    signal_id: str
+    state: SignalState
+    version: int
+    symbol: str
+    strategy_id: str
+    created_at: datetime
+    updated_at: datetime
+    code: str | None = None
+    reason: str | None = None
+    source: str = "api"  # api | nats
+    signal: Mapping[str, Any] = field(default_factory=dict)  # the validated signal, JSON form
+    plan: Mapping[str, Any] | None = None  # the OrderPlan, JSON form, once sized
+    execution: Mapping[str, Any] | None = None  # exchange order ids, fills, fees, once submitted
+    history: tuple[Transition, ...] = ()
+
+    @property
+    def terminal(self) -> bool:
+        return self.state.terminal
+
+
+class SignalStateStore(Protocol):
+    def create(self, record: SignalRecord) -> bool:
+        """Insert if no record has this signal id. False: it exists already (nothing written)."""
+        ...
+
+    def get(self, signal_id: str) -> SignalRecord | None: ...
+
+    def advance(
+        self,
+        signal_id: str,
+        to: SignalState,
+        *,
+        code: str | None = None,
+        reason: str | None = None,
+        plan: Mapping[str, Any] | None = None,
+        execution: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+        stage: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> SignalRecord | None:
+        """Move forward to ``to`` if that is a legal transition from the stored state.
+
+        Returns the new record, or None when the transition is not legal any more (someone else moved
+        the signal on first): the caller treats that as "already done", never as an error.
+        """
+        ...
+
+    def open_signals(self, limit: int = 100) -> Sequence[SignalRecord]:
+        """Signals whose orders are not final yet (SUBMITTED, OPEN, PARTIALLY_FILLED), for the monitor."""
+        ...
+
+
+class SignalQueue(Protocol):
+    """signals.fifo: validated signals waiting to be sized."""
+
+    def send(self, signal_id: str, symbol: str, body: Mapping[str, Any]) -> str:
+        """Enqueue; returns the SQS message id. FIFO dedup on signal_id makes a resend harmless."""
+        ...
+
+
+class PlanQueue(Protocol):
+    """orders.fifo: sized order plans waiting to be executed."""
+
+    def send(self, signal_id: str, symbol: str, body: Mapping[str, Any]) -> str: ...
+
+
+class AuditSink(Protocol):
+    def record(self, events: Sequence[AuditEvent]) -> None:
+        """Write audit events; idempotent on (signal_id, seq), so writing a signal's whole history again
+        heals any earlier failed write. Raises when the store is unreachable."""
+        ...
+
+    def events(self, signal_id: str) -> Sequence[AuditEvent]: ...
+
+
+class Counters(Protocol):
+    """Monotonic counters shared by every function instance (so /metrics agrees whoever answers)."""
+
+    def incr(self, name: str, labels: Mapping[str, str], by: float = 1) -> None: ...
+
+    def observe(self, name: str, labels: Mapping[str, str], value: float, buckets: Sequence[float]) -> None:
+        """Add one observation to a histogram (bucket counters + sum + count)."""
+        ...
+
+    def snapshot(self) -> Mapping[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """Every counter, keyed by (name, sorted label pairs)."""
+        ...
+
+
+class TradingStateStore(Protocol):
+    """ACTIVE / REDUCING / HALTED, set by an operator (PUT /trading/state), read by sizing."""
+
+    def get(self) -> TradingState: ...
+
+    def set(self, state: TradingState, by: str = "", reason: str = "") -> None: ...

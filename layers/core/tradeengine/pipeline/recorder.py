@@ -1,0 +1,101 @@
+"""Every step of a signal: state transition (conditional, forward only), audit events, counters.
+
+Audit writes never block trading: the state transition is the source of truth and carries each step's
+detail in its history; the audit trail is written from that history, whole, every time (idempotent on
+(signal_id, seq)). A failed audit write is healed by the next successful one for the same signal; a
+stage that saw a failure raises ``AuditBacklog`` *after* its state is safe, so the queue redelivers the
+message and the redelivery writes the history again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from contracts.status import AuditEvent, SignalState
+from tradeengine.pipeline.ports import AuditSink, Counters, SignalRecord, SignalStateStore
+
+log = logging.getLogger(__name__)
+
+ERRORS = "tradeengine_errors_total"
+
+
+class AuditBacklog(Exception):
+    """The state is saved but its audit events are not yet: retry the message to write them."""
+
+
+def audit_events(record: SignalRecord, mode: str) -> list[AuditEvent]:
+    """The audit trail of a signal, derived from its state history (seq = step number, from 1)."""
+    return [
+        AuditEvent(
+            signal_id=record.signal_id,
+            seq=seq,
+            stage=step.stage or "ingest",
+            state=step.state,
+            at=step.at,
+            mode=mode,
+            code=step.code,
+            detail={**({"reason": step.reason} if step.reason else {}), **dict(step.detail)},
+        )
+        for seq, step in enumerate(record.history, start=1)
+    ]
+
+
+@dataclass
+class Recorder:
+    store: SignalStateStore
+    audit: AuditSink
+    counters: Counters
+    mode: str  # simulation | testnet | mainnet
+    stage: str
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    audit_failed: bool = False
+
+    def create(self, record: SignalRecord) -> bool:
+        created = self.store.create(record)
+        if created:
+            stored = self.store.get(record.signal_id)
+            if stored is not None:
+                self.write_audit(stored)
+        return created
+
+    def advance(
+        self,
+        signal_id: str,
+        to: SignalState,
+        *,
+        code: str | None = None,
+        reason: str | None = None,
+        plan: Mapping[str, Any] | None = None,
+        execution: Mapping[str, Any] | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> SignalRecord | None:
+        new = self.store.advance(
+            signal_id,
+            to,
+            code=code,
+            reason=reason,
+            plan=plan,
+            execution=execution,
+            at=self.clock(),
+            stage=self.stage,
+            detail=detail,
+        )
+        if new is not None:
+            self.write_audit(new)
+        return new
+
+    def write_audit(self, record: SignalRecord) -> None:
+        try:
+            self.audit.record(audit_events(record, self.mode))
+        except Exception as exc:  # the audit store is down: trading goes on, the backlog is retried
+            self.audit_failed = True
+            self.counters.incr(ERRORS, {"type": "audit_write"})
+            log.warning("audit write failed for %s: %s", record.signal_id, type(exc).__name__)
+
+    def raise_if_backlog(self) -> None:
+        if self.audit_failed:
+            raise AuditBacklog("audit events could not be written; the message is retried to write them")
