@@ -1,0 +1,5 @@
+import sys
+
+from local.exchange.app import main
+
+sys.exit(main())
