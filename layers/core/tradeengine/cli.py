@@ -157,7 +157,32 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--now", help="judge signal age as of this time (ISO-8601 or epoch seconds); default: now")
     size.add_argument("--trading-state", default="ACTIVE", choices=[s.value for s in TradingState])
     size.set_defaults(func=_cmd_size)
+    local = sub.add_parser(
+        "local-exchange",
+        help="run the local Binance-compatible spot exchange on 127.0.0.1 (see docs/EXCHANGE.md)",
+        description="Serves Binance's spot REST API (signed), filled by the same model as the paper exchange. "
+        "Prints its URL; stops on SIGTERM or Ctrl-C.",
+    )
+    opt = local.add_argument
+    opt("--port", type=int, help="TCP port on 127.0.0.1 (default 9010; 0 picks a free port)")
+    opt("--api-key", help="the accepted X-MBX-APIKEY (default local-api-key)")
+    opt("--api-secret", help="the HMAC-SHA256 secret (default local-api-secret)")
+    opt("--exchange-info", help="exchangeInfo JSON to serve (default: the real snapshot shipped in local.exchange)")
+    opt("--balances", help="starting balances (default USDT=10000,BTC=1,ETH=10,BNB=10,SOL=50,DOGE=10000,BRL=100000)")
+    opt("--price", action="append", help="starting price SYMBOL=PRICE, repeatable (default BTCUSDT=50000, ...)")
+    opt("--walk-bps", help="random-walk step in basis points per --step-ms (default 0: prices move only when set)")
+    opt("--step-ms", type=int, help="random-walk step interval in ms (default 1000)")
+    opt("--seed", type=int, help="random-walk seed (default 7)")
+    opt("--slippage-bps", help="market fills move against the taker by this many bps (default 0)")
+    opt("--fee", help="maker and taker fee rate (default 0.001 = 0.1 %%)")
+    local.set_defaults(func=_cmd_local_exchange)
     return parser
+
+
+def _cmd_local_exchange(args: argparse.Namespace) -> int:
+    from local.exchange import app  # lazy: the Lambda layer does not ship the laptop tools
+
+    return app.serve(app.with_defaults(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
