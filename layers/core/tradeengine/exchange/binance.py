@@ -17,14 +17,12 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import requests
 from binance.client import Client
 from binance.exceptions import BinanceAPIException, BinanceRequestException
-from pydantic import SecretStr
 
 from contracts.money import plain
 from contracts.orders import OrderRequest
@@ -42,43 +40,13 @@ from tradeengine.exchange.base import (
     PlaceOutcome,
     Rejected,
 )
+from tradeengine.stores.secrets import BinanceCredentials, credentials_from_settings
 
 if TYPE_CHECKING:
     from tradeengine.config import Settings
 
 _D0 = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class BinanceCredentials:
-    """API key and secret; ``SecretStr`` keeps them out of reprs and logs."""
-
-    api_key: SecretStr
-    api_secret: SecretStr
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, SecretStr | str]) -> BinanceCredentials:
-        """From a Secrets Manager JSON secret: ``api_key``/``api_secret`` or ``BINANCE_API_KEY``/``..._SECRET``."""
-        lowered = {k.lower(): v for k, v in values.items()}
-        key = lowered.get("api_key") or lowered.get("binance_api_key")
-        secret = lowered.get("api_secret") or lowered.get("binance_api_secret")
-        if not key or not secret:
-            raise ValueError("the secret holds no api_key/api_secret pair")
-        return cls(
-            SecretStr(str(key.get_secret_value() if isinstance(key, SecretStr) else key)),
-            SecretStr(str(secret.get_secret_value() if isinstance(secret, SecretStr) else secret)),
-        )
-
-
-def credentials_from_settings(settings: Settings) -> BinanceCredentials | None:
-    """From BINANCE_API_KEY / BINANCE_API_SECRET, else from the Secrets Manager secret BINANCE_SECRET_ID."""
-    if settings.binance_api_key is not None and settings.binance_api_secret is not None:
-        return BinanceCredentials(settings.binance_api_key, settings.binance_api_secret)
-    if settings.binance_secret_id:
-        from tradeengine.stores.secrets import load_secret_json
-
-        return BinanceCredentials.from_mapping(load_secret_json(settings.binance_secret_id))
-    return None
+__all__ = ["BinanceCredentials", "BinanceExchange", "credentials_from_settings"]
 
 
 class _DecimalClient(Client):  # type: ignore[misc]
@@ -123,6 +91,7 @@ class BinanceExchange:
         self._lock = threading.RLock()
         self.used_weight_1m: int | None = None
         self.time_offset_ms = 0
+        self._backoff_until = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings, credentials: BinanceCredentials | None = None) -> BinanceExchange:
@@ -153,6 +122,12 @@ class BinanceExchange:
         self._client.response = None
         try:
             return call(**dict(params))  # python-binance writes timestamp/signature into its argument
+        except BinanceAPIException as exc:
+            if exc.status_code in errors.RATE_LIMIT_STATUSES:  # Binance bans IPs that keep sending after a 429
+                headers = exc.response.headers if exc.response is not None else None
+                wait = errors.retry_after_seconds(headers)
+                self._backoff_until = time.monotonic() + (errors.DEFAULT_RETRY_AFTER_S if wait is None else wait)
+            raise
         finally:
             response = self._client.response
             if response is not None:
@@ -163,6 +138,11 @@ class BinanceExchange:
     def _send(self, call: Callable[..., Any], params: Mapping[str, Any], signed: bool = True) -> Any:
         if signed and not self._has_credentials:
             raise ExchangeError(-2014, "no API credentials configured for this venue", 401)
+        wait = self._backoff_until - time.monotonic()
+        if wait > 0:  # still inside a Retry-After window: refuse here instead of sending
+            raise ExchangeError(
+                errors.TOO_MANY_REQUESTS, "backing off after a rate limit", 429, True, {"retry_after_s": wait}
+            )
         with self._lock:
             try:
                 return self._invoke(call, params)
@@ -194,7 +174,7 @@ class BinanceExchange:
         except requests.RequestException as exc:
             return errors.classify_transport("connection error", type(exc).__name__, client_order_id)
         except ExchangeError as exc:
-            return Rejected(exc.code, exc.message, exc.http_status)
+            return Rejected(exc.code, exc.message, exc.http_status, exc.retryable, exc.extra.get("retry_after_s"))
         return Accepted(parse(raw), used_weight=self.used_weight_1m)
 
     def _read(self, call: Callable[..., Any], params: Mapping[str, Any] | None = None, signed: bool = True) -> Any:
