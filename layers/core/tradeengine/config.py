@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     rules_table: str = "tradeengine-exchange-rules"
     paper_book_table: str = "tradeengine-paper-book"
 
+    # Pipeline state and queues (issue 4)
+    signals_table: str = "tradeengine-signals"
+    counters_table: str = "tradeengine-counters"
+    control_table: str = "tradeengine-control"
+    signal_retention_days: int = Field(default=90, gt=0)  # TTL of a signal's record after its last change
+    signals_queue_url: str | None = None  # SQS FIFO signals.fifo
+    orders_queue_url: str | None = None  # SQS FIFO orders.fifo
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
