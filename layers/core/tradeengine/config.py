@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     signals_queue_url: str | None = None  # SQS FIFO signals.fifo
     orders_queue_url: str | None = None  # SQS FIFO orders.fifo
 
+    # Audit trail in MongoDB (issue 4)
+    audit_collection: str = "audit_events"
+    audit_retention_days: int | None = Field(default=None, gt=0)  # None keeps events forever (TTL on `at`)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
