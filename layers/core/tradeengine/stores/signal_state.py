@@ -1,0 +1,338 @@
+"""Signal state in DynamoDB: one item per signal, moved only forward, by conditional writes.
+
+Implements ``tradeengine.pipeline.ports.SignalStateStore`` with the semantics of the in-memory store.
+
+Table (template.yaml declares the same):
+- key: ``pk`` (S) = signal id; billing PAY_PER_REQUEST; TTL on ``expires_at`` (N, epoch seconds).
+- GSI ``open-signals``: HASH ``open_state`` (S), RANGE ``created_at`` (S, ISO-8601 UTC, microseconds),
+  projection ALL. ``open_state`` is written only while the signal's order may still be live at the
+  exchange (SUBMITTED, OPEN, PARTIALLY_FILLED) and removed on any other state, so the index is sparse:
+  the monitor reads open signals with three small Queries, never a Scan. The GSI is eventually
+  consistent; the monitor re-reads nothing from it that it does not re-check with ``advance``.
+
+Item attributes: ``state``, ``version`` (N, 1 on create, +1 per step), ``symbol``, ``strategy_id``,
+``source``, ``created_at`` / ``updated_at`` (ISO strings), ``code`` / ``reason`` (when set), ``signal`` /
+``plan`` / ``execution`` (JSON text, Decimals as plain strings, so nothing ever becomes a float), and
+``history``: a list of maps {state, at, stage, detail (JSON text), code?, reason?}, one per transition.
+
+Retention: ``expires_at`` = last change + ``signal_retention_days``; it is removed while an order is
+open, so DynamoDB never reaps the record of an order the exchange may still fill.
+
+``advance`` reads the item (strongly consistent), checks ``SignalState.can_become``, and writes on
+condition that the version is still the one read and the state is one from which the move is legal.
+A lost race re-reads and decides again; when the move is no longer legal it returns None ("someone
+else did it"). Sustained contention past the retry budget raises ``SignalStateConflict`` so the queue
+redelivers, rather than answering None for a move that never happened.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from contracts.money import plain
+from contracts.status import SignalState
+from tradeengine.pipeline.ports import SignalRecord, Transition
+from tradeengine.stores import aws
+
+if TYPE_CHECKING:
+    from tradeengine.config import Settings
+
+TTL_ATTRIBUTE = "expires_at"
+OPEN_INDEX = "open-signals"
+OPEN_ATTRIBUTE = "open_state"
+OPEN_STATES = (SignalState.SUBMITTED, SignalState.OPEN, SignalState.PARTIALLY_FILLED)
+_CONFLICT = "ConditionalCheckFailedException"
+_ATTEMPTS = 6
+
+
+class SignalStateConflict(RuntimeError):
+    """Others kept moving the signal while this writer tried; retry the whole message later."""
+
+
+def create_table(ddb: Any, name: str) -> None:
+    """The table this store expects (for the local stack and tests; template.yaml declares the same)."""
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": OPEN_ATTRIBUTE, "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": OPEN_INDEX,
+                "KeySchema": [
+                    {"AttributeName": OPEN_ATTRIBUTE, "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+
+
+def _json_default(value: object) -> Any:
+    if isinstance(value, Decimal):
+        return plain(value)
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"signal state holds a {type(value).__name__}, not a JSON type")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"))
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _iso(at: datetime) -> str:
+    """UTC, fixed width (always microseconds), so the strings sort as the instants do (the GSI's range key)."""
+    return _utc(at).isoformat(timespec="microseconds")
+
+
+def _s(item: Mapping[str, Any], name: str) -> str | None:
+    value = item.get(name)
+    return None if value is None else str(value["S"])
+
+
+def _transition_item(step: Transition) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "state": {"S": step.state.value},
+        "at": {"S": _iso(step.at)},
+        "stage": {"S": step.stage},
+        "detail": {"S": _dumps(dict(step.detail))},
+    }
+    if step.code is not None:
+        fields["code"] = {"S": step.code}
+    if step.reason is not None:
+        fields["reason"] = {"S": step.reason}
+    return {"M": fields}
+
+
+def _transition(value: Mapping[str, Any]) -> Transition:
+    m = value["M"]
+    return Transition(
+        state=SignalState(m["state"]["S"]),
+        at=datetime.fromisoformat(m["at"]["S"]),
+        code=_s(m, "code"),
+        reason=_s(m, "reason"),
+        stage=str(m.get("stage", {}).get("S", "")),
+        detail=json.loads(m["detail"]["S"]) if "detail" in m else {},
+    )
+
+
+def record_from_item(item: Mapping[str, Any]) -> SignalRecord:
+    """A stored item as the port's SignalRecord."""
+    plan, execution = _s(item, "plan"), _s(item, "execution")
+    return SignalRecord(
+        signal_id=str(item["pk"]["S"]),
+        state=SignalState(item["state"]["S"]),
+        version=int(item["version"]["N"]),
+        symbol=str(item["symbol"]["S"]),
+        strategy_id=str(item["strategy_id"]["S"]),
+        created_at=datetime.fromisoformat(item["created_at"]["S"]),
+        updated_at=datetime.fromisoformat(item["updated_at"]["S"]),
+        code=_s(item, "code"),
+        reason=_s(item, "reason"),
+        source=str(item.get("source", {}).get("S", "api")),
+        signal=json.loads(item["signal"]["S"]) if "signal" in item else {},
+        plan=None if plan is None else json.loads(plan),
+        execution=None if execution is None else json.loads(execution),
+        history=tuple(_transition(v) for v in item.get("history", {}).get("L", ())),
+    )
+
+
+class DynamoDBSignalStateStore:
+    """SignalStateStore on DynamoDB (see the module docstring for the table)."""
+
+    def __init__(self, table: str, *, retention_days: int = 90, ddb_client: Any = None) -> None:
+        self._table = table
+        self._retention = timedelta(days=retention_days)
+        self._ddb = ddb_client or aws.client("dynamodb")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, ddb_client: Any = None) -> DynamoDBSignalStateStore:
+        return cls(settings.signals_table, retention_days=settings.signal_retention_days, ddb_client=ddb_client)
+
+    def _expires(self, at: datetime) -> dict[str, str]:
+        return {"N": str(int((_utc(at) + self._retention).timestamp()))}
+
+    def create(self, record: SignalRecord) -> bool:
+        first = record.history[0] if record.history else Transition(record.state, record.created_at)
+        item: dict[str, Any] = {
+            "pk": {"S": record.signal_id},
+            "state": {"S": record.state.value},
+            "version": {"N": "1"},
+            "symbol": {"S": record.symbol},
+            "strategy_id": {"S": record.strategy_id},
+            "source": {"S": record.source},
+            "created_at": {"S": _iso(record.created_at)},
+            "updated_at": {"S": _iso(record.updated_at)},
+            "signal": {"S": _dumps(dict(record.signal))},
+            "history": {"L": [_transition_item(first)]},
+        }
+        for name, text in (("code", record.code), ("reason", record.reason)):
+            if text is not None:
+                item[name] = {"S": text}
+        for name, value in (("plan", record.plan), ("execution", record.execution)):
+            if value is not None:
+                item[name] = {"S": _dumps(dict(value))}
+        if record.state in OPEN_STATES:
+            item[OPEN_ATTRIBUTE] = {"S": record.state.value}
+        else:
+            item[TTL_ATTRIBUTE] = self._expires(record.updated_at)
+        try:
+            self._ddb.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except Exception as exc:
+            if aws.error_code(exc) == _CONFLICT:
+                return False
+            raise
+        return True
+
+    def get(self, signal_id: str) -> SignalRecord | None:
+        item = self._get_item(signal_id)
+        return None if item is None else record_from_item(item)
+
+    def _get_item(self, signal_id: str) -> dict[str, Any] | None:
+        response = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": signal_id}}, ConsistentRead=True)
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def advance(
+        self,
+        signal_id: str,
+        to: SignalState,
+        *,
+        code: str | None = None,
+        reason: str | None = None,
+        plan: Mapping[str, Any] | None = None,
+        execution: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+        stage: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> SignalRecord | None:
+        sources = [s for s in SignalState if s.can_become(to)]
+        if not sources:
+            return None
+        when = at or datetime.now(UTC)
+        update = self._update(to, sources, when, code, reason, plan, execution, stage, detail)
+        for attempt in range(_ATTEMPTS):
+            item = self._get_item(signal_id)
+            if item is None or not SignalState(item["state"]["S"]).can_become(to):
+                return None
+            version = int(item["version"]["N"])
+            values = {
+                **update["ExpressionAttributeValues"],
+                ":expected": {"N": str(version)},
+                ":next": {"N": str(version + 1)},
+            }
+            try:
+                response = self._ddb.update_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": signal_id}},
+                    UpdateExpression=update["UpdateExpression"],
+                    ConditionExpression=update["ConditionExpression"],
+                    ExpressionAttributeNames=update["ExpressionAttributeNames"],
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                )
+            except Exception as exc:
+                if aws.error_code(exc) != _CONFLICT:
+                    raise
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter, not a secret
+                continue
+            return record_from_item(response["Attributes"])
+        raise SignalStateConflict(f"signal {signal_id}: still contended after {_ATTEMPTS} attempts to reach {to}")
+
+    def _update(
+        self,
+        to: SignalState,
+        sources: Sequence[SignalState],
+        when: datetime,
+        code: str | None,
+        reason: str | None,
+        plan: Mapping[str, Any] | None,
+        execution: Mapping[str, Any] | None,
+        stage: str,
+        detail: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """The parts of the UpdateItem that do not depend on the version read."""
+        step = Transition(to, when, code, reason, stage, dict(detail or {}))
+        names = {"#s": "state", "#v": "version", "#u": "updated_at", "#h": "history"}
+        values: dict[str, Any] = {
+            ":to": {"S": to.value},
+            ":at": {"S": _iso(when)},
+            ":step": {"L": [_transition_item(step)]},
+            ":empty": {"L": []},
+        }
+        sets = ["#s = :to", "#v = :next", "#u = :at", "#h = list_append(if_not_exists(#h, :empty), :step)"]
+        removes: list[str] = []
+        for name, text in (("code", code), ("reason", reason)):
+            if text is not None:
+                names[f"#{name}"], values[f":{name}"] = name, {"S": text}
+                sets.append(f"#{name} = :{name}")
+        for name, value in (("plan", plan), ("execution", execution)):
+            if value is not None:
+                names[f"#{name}"], values[f":{name}"] = name, {"S": _dumps(dict(value))}
+                sets.append(f"#{name} = :{name}")
+        names["#open"], names["#ttl"] = OPEN_ATTRIBUTE, TTL_ATTRIBUTE
+        if to in OPEN_STATES:
+            sets.append("#open = :to")
+            removes.append("#ttl")
+        else:
+            values[":ttl"] = self._expires(when)
+            sets.append("#ttl = :ttl")
+            removes.append("#open")
+        placeholders = []
+        for i, source in enumerate(sources):
+            values[f":from{i}"] = {"S": source.value}
+            placeholders.append(f":from{i}")
+        return {
+            "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+            "ConditionExpression": f"#v = :expected AND #s IN ({', '.join(placeholders)})",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    def open_signals(self, limit: int = 100) -> Sequence[SignalRecord]:
+        """Oldest first, across the open states, at most ``limit`` (via the sparse GSI)."""
+        if limit <= 0:
+            return []
+        found: list[SignalRecord] = []
+        for state in OPEN_STATES:
+            kwargs: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": OPEN_INDEX,
+                "KeyConditionExpression": "#open = :state",
+                "ExpressionAttributeNames": {"#open": OPEN_ATTRIBUTE},
+                "ExpressionAttributeValues": {":state": {"S": state.value}},
+                "Limit": limit,
+            }
+            taken = 0
+            while taken < limit:
+                page = self._ddb.query(**kwargs)
+                for item in page.get("Items", ()):
+                    found.append(record_from_item(item))
+                    taken += 1
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        found.sort(key=lambda r: r.created_at)
+        return found[:limit]

@@ -1,0 +1,198 @@
+"""Signal state in DynamoDB (MiniStack): created once, moved only forward, open signals via the sparse GSI."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from tradeengine.pipeline.ports import SignalRecord, SignalStateStore, Transition
+from tradeengine.stores.signal_state import TTL_ATTRIBUTE, DynamoDBSignalStateStore, create_table
+
+from contracts.status import SignalState
+
+pytestmark = pytest.mark.integration
+
+S = SignalState
+T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def signals_table(ddb: Any) -> str:
+    name = f"signals-{uuid.uuid4().hex[:8]}"
+    create_table(ddb, name)
+    return name
+
+
+@pytest.fixture
+def store(ddb: Any, signals_table: str) -> DynamoDBSignalStateStore:
+    return DynamoDBSignalStateStore(signals_table, retention_days=90, ddb_client=ddb)
+
+
+def _record(sid: str | None = None, *, at: datetime = T0, symbol: str = "BTCUSDT") -> SignalRecord:
+    sid = sid or f"sig-{uuid.uuid4().hex[:12]}"
+    return SignalRecord(
+        signal_id=sid,
+        state=S.RECEIVED,
+        version=1,
+        symbol=symbol,
+        strategy_id="momentum",
+        created_at=at,
+        updated_at=at,
+        signal={"symbol": symbol, "price": "0.00001234", "quantity": "0"},
+        history=(Transition(S.RECEIVED, at, stage="ingest", detail={"source": "api"}),),
+    )
+
+
+def _walk(store: DynamoDBSignalStateStore, sid: str, *states: SignalState) -> None:
+    for state in states:
+        assert store.advance(sid, state, stage="test") is not None, state
+
+
+def test_implements_the_port(store: DynamoDBSignalStateStore) -> None:
+    _: SignalStateStore = store  # mypy checks the Protocol; the rest of this file checks the behaviour
+
+
+def test_create_once_then_duplicate_is_refused(store: DynamoDBSignalStateStore) -> None:
+    record = _record()
+    assert store.create(record) is True
+    assert store.create(record) is False
+
+    stored = store.get(record.signal_id)
+    assert stored is not None
+    assert (stored.state, stored.version, stored.symbol, stored.strategy_id) == (S.RECEIVED, 1, "BTCUSDT", "momentum")
+    assert stored.created_at == T0 and stored.signal == record.signal  # Decimal-looking text stays exact
+    assert store.get("no-such-signal") is None
+
+
+def test_eight_concurrent_creates_exactly_one_wins(store: DynamoDBSignalStateStore) -> None:
+    record = _record()
+    barrier = threading.Barrier(8)
+
+    def create(_: int) -> bool:
+        barrier.wait()
+        return store.create(record)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(create, range(8)))
+    assert results.count(True) == 1
+
+
+def test_advance_forward_and_refuse_backward_or_illegal(store: DynamoDBSignalStateStore) -> None:
+    record = _record()
+    store.create(record)
+    plan = {"symbol": "BTCUSDT", "quantity": Decimal("0.00010000"), "price": Decimal("1E-8")}
+
+    queued = store.advance(record.signal_id, S.QUEUED, at=T0 + timedelta(seconds=1), stage="ingest")
+    sized = store.advance(record.signal_id, S.SIZED, plan=plan, at=T0 + timedelta(seconds=2), stage="sizing")
+
+    assert queued is not None and (queued.state, queued.version) == (S.QUEUED, 2)
+    assert sized is not None and (sized.state, sized.version) == (S.SIZED, 3)
+    assert sized.plan == {"symbol": "BTCUSDT", "quantity": "0.0001", "price": "0.00000001"}  # plain, never 1E-8
+    assert store.advance(record.signal_id, S.QUEUED) is None  # backward
+    assert store.advance(record.signal_id, S.FILLED) is None  # skips SUBMITTED: not legal from SIZED
+    assert store.advance(record.signal_id, S.RECEIVED) is None  # nothing ever goes back to RECEIVED
+    assert store.advance("no-such-signal", S.QUEUED) is None
+    after = store.get(record.signal_id)
+    assert after is not None and (after.state, after.version, after.plan) == (S.SIZED, 3, sized.plan)
+
+
+def test_terminal_state_is_final_and_keeps_its_code(store: DynamoDBSignalStateStore) -> None:
+    record = _record()
+    store.create(record)
+    rejected = store.advance(record.signal_id, S.REJECTED, code="DUST", reason="below the minimum", stage="sizing")
+
+    assert rejected is not None and (rejected.code, rejected.reason, rejected.terminal) == (
+        "DUST",
+        "below the minimum",
+        True,
+    )
+    assert store.advance(record.signal_id, S.QUEUED) is None
+    assert store.advance(record.signal_id, S.FAILED) is None
+
+
+def test_two_racing_workers_only_one_submits(store: DynamoDBSignalStateStore) -> None:
+    for _ in range(5):  # a few rounds: the race must be lost the same way whoever gets there first
+        record = _record()
+        store.create(record)
+        _walk(store, record.signal_id, S.QUEUED, S.SIZED)
+        barrier = threading.Barrier(2)
+
+        def submit(worker: int, sid: str = record.signal_id, barrier: threading.Barrier = barrier) -> bool:
+            barrier.wait()
+            return store.advance(sid, S.SUBMITTED, execution={"worker": worker}, stage="execution") is not None
+
+        with ThreadPoolExecutor(2) as pool:
+            wins = list(pool.map(submit, range(2)))
+        assert wins.count(True) == 1
+        final = store.get(record.signal_id)
+        assert final is not None and (final.state, final.version) == (S.SUBMITTED, 4)
+        assert [t.state for t in final.history].count(S.SUBMITTED) == 1
+        assert final.execution == {"worker": wins.index(True)}
+
+
+def test_history_and_ttl_are_stored(ddb: Any, signals_table: str, store: DynamoDBSignalStateStore) -> None:
+    record = _record()
+    store.create(record)
+    at = T0 + timedelta(minutes=1)
+    store.advance(record.signal_id, S.QUEUED, at=at, stage="ingest")
+    store.advance(record.signal_id, S.SIZED, at=at, stage="sizing", detail={"fee": Decimal("0.001")})
+
+    stored = store.get(record.signal_id)
+    assert stored is not None
+    assert [(t.state, t.stage) for t in stored.history] == [
+        (S.RECEIVED, "ingest"),
+        (S.QUEUED, "ingest"),
+        (S.SIZED, "sizing"),
+    ]
+    assert stored.history[0].detail == {"source": "api"} and stored.history[2].detail == {"fee": "0.001"}
+    assert stored.history[2].at == at and stored.updated_at == at
+
+    item = ddb.get_item(TableName=signals_table, Key={"pk": {"S": record.signal_id}})["Item"]
+    assert int(item[TTL_ATTRIBUTE]["N"]) == int((at + timedelta(days=90)).timestamp())
+    ttl = ddb.describe_time_to_live(TableName=signals_table)["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == TTL_ATTRIBUTE and ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
+
+    store.advance(record.signal_id, S.SUBMITTED, at=at)  # an order live at the exchange is never reaped
+    item = ddb.get_item(TableName=signals_table, Key={"pk": {"S": record.signal_id}})["Item"]
+    assert TTL_ATTRIBUTE not in item and item["open_state"]["S"] == "SUBMITTED"
+    store.advance(record.signal_id, S.FILLED, at=at + timedelta(days=1))
+    item = ddb.get_item(TableName=signals_table, Key={"pk": {"S": record.signal_id}})["Item"]
+    assert "open_state" not in item
+    assert int(item[TTL_ATTRIBUTE]["N"]) == int((at + timedelta(days=91)).timestamp())
+
+
+def test_open_signals_come_from_the_sparse_index(ddb: Any) -> None:
+    name = f"signals-open-{uuid.uuid4().hex[:8]}"  # a table of its own: only this test's signals in it
+    create_table(ddb, name)
+    store = DynamoDBSignalStateStore(name, ddb_client=ddb)
+    paths = {
+        "queued": (S.QUEUED,),
+        "sized": (S.QUEUED, S.SIZED),
+        "submitted": (S.QUEUED, S.SIZED, S.SUBMITTED),
+        "open": (S.QUEUED, S.SIZED, S.SUBMITTED, S.OPEN),
+        "partial": (S.QUEUED, S.SIZED, S.SUBMITTED, S.PARTIALLY_FILLED, S.PARTIALLY_FILLED),
+        "filled": (S.QUEUED, S.SIZED, S.SUBMITTED, S.OPEN, S.FILLED),
+        "canceled": (S.QUEUED, S.SIZED, S.SUBMITTED, S.CANCELED),
+        "rejected": (S.QUEUED, S.REJECTED),
+    }
+    for i, (sid, path) in enumerate(paths.items()):
+        store.create(_record(sid, at=T0 + timedelta(seconds=i)))
+        _walk(store, sid, *path)
+
+    deadline = time.monotonic() + 5  # a GSI is eventually consistent
+    while True:
+        found = store.open_signals()
+        if len(found) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+
+    assert [r.signal_id for r in found] == ["submitted", "open", "partial"]  # oldest first
+    assert [r.state for r in found] == [S.SUBMITTED, S.OPEN, S.PARTIALLY_FILLED]
+    assert [r.signal_id for r in store.open_signals(limit=2)] == ["submitted", "open"]
+    assert store.open_signals(limit=0) == []
