@@ -133,6 +133,8 @@ class OcoRequest:
     list_client_order_id: str
     take_profit_client_order_id: str
     stop_loss_client_order_id: str
+    # Symbols that do not offer STOP_LOSS (Binance's 2021 set) need a STOP_LOSS_LIMIT stop leg at this price.
+    stop_limit_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

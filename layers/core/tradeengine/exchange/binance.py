@@ -320,26 +320,16 @@ def _order_ref(symbol: str, order_id: int | None, client_order_id: str | None) -
 
 
 def _oco_legs(request: OcoRequest) -> dict[str, str]:
-    """Above/below legs of Binance's new OCO: the take-profit is a LIMIT_MAKER, the stop a STOP_LOSS."""
-    tp, sl = plain(request.take_profit_price), plain(request.stop_loss_price)
+    """Above/below legs of Binance's new OCO: the take-profit is a LIMIT_MAKER, the stop a STOP_LOSS
+    (or a STOP_LOSS_LIMIT at ``stop_limit_price`` on symbols that do not offer STOP_LOSS)."""
     tp_id, sl_id = request.take_profit_client_order_id, request.stop_loss_client_order_id
-    if request.side.upper() == "SELL":  # exiting a long: take profit above the price, stop below
-        return {
-            "aboveType": "LIMIT_MAKER",
-            "abovePrice": tp,
-            "aboveClientOrderId": tp_id,
-            "belowType": "STOP_LOSS",
-            "belowStopPrice": sl,
-            "belowClientOrderId": sl_id,
-        }
-    return {
-        "aboveType": "STOP_LOSS",
-        "aboveStopPrice": sl,
-        "aboveClientOrderId": sl_id,
-        "belowType": "LIMIT_MAKER",
-        "belowPrice": tp,
-        "belowClientOrderId": tp_id,
-    }
+    take_profit = {"Type": "LIMIT_MAKER", "Price": plain(request.take_profit_price), "ClientOrderId": tp_id}
+    stop = {"Type": "STOP_LOSS", "StopPrice": plain(request.stop_loss_price), "ClientOrderId": sl_id}
+    if request.stop_limit_price is not None:
+        stop.update(Type="STOP_LOSS_LIMIT", Price=plain(request.stop_limit_price), TimeInForce="GTC")
+    # Exiting a long (SELL): take profit above the price, stop below; exiting a short the other way round.
+    above, below = (take_profit, stop) if request.side.upper() == "SELL" else (stop, take_profit)
+    return {**{f"above{k}": v for k, v in above.items()}, **{f"below{k}": v for k, v in below.items()}}
 
 
 def _status(raw: Any) -> OrderStatus:

@@ -54,13 +54,24 @@ def _now_ms() -> int:
 def oco_legs(request: OcoRequest) -> list[OrderRequest]:
     """An OcoRequest as the two orders Binance builds: a STOP_LOSS leg and a LIMIT_MAKER take-profit leg."""
     common: dict[str, Any] = {"symbol": request.symbol, "side": Side(request.side), "quantity": request.quantity}
-    return [
-        OrderRequest(
+    if request.stop_limit_price is None:
+        stop = OrderRequest(
             type=BinanceOrderType.STOP_LOSS,
             stop_price=request.stop_loss_price,
             new_client_order_id=request.stop_loss_client_order_id,
             **common,
-        ),
+        )
+    else:  # symbols without STOP_LOSS take a STOP_LOSS_LIMIT stop leg
+        stop = OrderRequest(
+            type=BinanceOrderType.STOP_LOSS_LIMIT,
+            stop_price=request.stop_loss_price,
+            price=request.stop_limit_price,
+            time_in_force="GTC",
+            new_client_order_id=request.stop_loss_client_order_id,
+            **common,
+        )
+    return [
+        stop,
         OrderRequest(
             type=BinanceOrderType.LIMIT_MAKER,
             price=request.take_profit_price,

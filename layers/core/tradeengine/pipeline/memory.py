@@ -134,3 +134,43 @@ class MemoryTradingState:
 
     def set(self, state: TradingState, by: str = "", reason: str = "") -> None:
         self.state = state
+
+
+class StaticRules:
+    """Rules straight from an exchangeInfo document (the DynamoDB RulesCache in production)."""
+
+    def __init__(self, rules: Mapping[str, Any]) -> None:
+        self._rules = dict(rules)
+
+    def get(self, symbol: str) -> Any:
+        return self._rules.get(symbol)
+
+
+def memory_deps(
+    exchange_info: Mapping[str, Any],
+    prices: Mapping[str, Any],
+    balances: Mapping[str, Any] | None = None,
+    settings: Any = None,
+) -> Any:
+    """Deps wired with in-memory adapters and the paper exchange: the whole pipeline in one process."""
+    from decimal import Decimal
+
+    from tradeengine.config import Settings
+    from tradeengine.exchange.market_data import FixedMarketData
+    from tradeengine.exchange.paper import PaperExchange
+    from tradeengine.pipeline.deps import Deps
+
+    market = FixedMarketData({s: Decimal(str(p)) for s, p in prices.items()})
+    start = {a: Decimal(str(v)) for a, v in balances.items()} if balances is not None else None
+    exchange = PaperExchange(exchange_info, market, starting_balances=start)
+    return Deps(
+        settings=settings or Settings(),
+        store=MemorySignalStore(),
+        signals=MemoryQueue(),
+        plans=MemoryQueue(),
+        audit=MemoryAudit(),
+        counters=MemoryCounters(),
+        trading_state=MemoryTradingState(),
+        exchange=exchange,
+        rules=StaticRules(exchange.rules),
+    )

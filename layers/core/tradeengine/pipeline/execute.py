@@ -1,0 +1,194 @@
+"""Execution stage: place a sized plan exactly once, and record what the exchange did with it.
+
+Exactly-once effect under at-least-once delivery:
+1. SIZED → SUBMITTED is a conditional write *before* anything is sent: of two concurrent deliveries,
+   one moves on, the other sees SUBMITTED.
+2. A delivery that finds SUBMITTED (a crash, a timeout, a redelivery) first looks the order up by its
+   client order id; only an order the exchange has never seen is placed.
+3. An "unknown" answer (timeout, 5xx) is never resent in the same attempt: the order is looked up, and
+   if it is not found yet the message is retried later, when the lookup is answered for sure.
+The function layer adds powertools idempotency keyed by the signal id in front of this.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from contracts.orders import BracketKind, BracketPlacement, OrderPlan
+from contracts.status import SignalState
+from tradeengine.exchange.base import (
+    Accepted,
+    ExchangeError,
+    ExchangeOrder,
+    OcoRequest,
+    OrderListResult,
+    OrderStatus,
+    OtocoRequest,
+    PlaceOutcome,
+    Rejected,
+)
+from tradeengine.pipeline.deps import Deps
+from tradeengine.pipeline.exits import describe_outcome, order_summary, place_exits
+from tradeengine.pipeline.recorder import Recorder
+from tradeengine.pipeline.size import RetryLater
+
+log = logging.getLogger(__name__)
+TRADES = "tradeengine_trades_total"
+LATENCY = "tradeengine_latency_seconds"
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+STATE_OF = {
+    OrderStatus.NEW: SignalState.OPEN,
+    OrderStatus.PENDING_NEW: SignalState.OPEN,
+    OrderStatus.PARTIALLY_FILLED: SignalState.PARTIALLY_FILLED,
+    OrderStatus.FILLED: SignalState.FILLED,
+    OrderStatus.CANCELED: SignalState.CANCELED,
+    OrderStatus.PENDING_CANCEL: SignalState.OPEN,
+    OrderStatus.EXPIRED: SignalState.EXPIRED,
+    OrderStatus.EXPIRED_IN_MATCH: SignalState.EXPIRED,
+    OrderStatus.REJECTED: SignalState.FAILED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ExecOutcome:
+    signal_id: str
+    state: SignalState
+    placed: bool  # this delivery sent the entry order
+
+
+def execute_message(body: Mapping[str, Any], deps: Deps) -> ExecOutcome:
+    recorder = deps.recorder("execution")
+    sid = str(body["signal_id"])
+    plan = OrderPlan.model_validate(body["plan"])
+    record = recorder.store.get(sid)
+    if record is None:
+        raise RetryLater(f"signal {sid} has no state record yet")
+    placed = False
+    if record.state is SignalState.SIZED:
+        moved = recorder.advance(sid, SignalState.SUBMITTED, detail={"order": plan.order.to_binance()})
+        if moved is not None:
+            outcome = _place(plan, deps)
+            placed = True
+            state = _settle(outcome, plan, body, deps, recorder)
+            recorder.raise_if_backlog()
+            return ExecOutcome(sid, state, placed)
+        record = recorder.store.get(sid) or record
+    if record.state is SignalState.SUBMITTED:
+        existing = _lookup(plan, deps)
+        if existing is None:
+            outcome = _place(plan, deps)  # the exchange never saw it: this is the first real attempt
+            placed = True
+        else:
+            outcome = Accepted(existing)
+        state = _settle(outcome, plan, body, deps, recorder)
+        recorder.raise_if_backlog()
+        return ExecOutcome(sid, state, placed)
+    recorder.write_audit(record)  # already past execution: heal the audit trail, do nothing else
+    recorder.raise_if_backlog()
+    return ExecOutcome(sid, record.state, placed)
+
+
+def _place(plan: OrderPlan, deps: Deps) -> PlaceOutcome:
+    b = plan.brackets
+    if (
+        b is not None
+        and b.placement is BracketPlacement.WITH_ENTRY
+        and b.kind is BracketKind.OCO
+        and b.stop_loss is not None
+        and b.take_profit is not None
+        and b.quantity is not None
+    ):
+        assert b.stop_loss.stop_price is not None and b.take_profit.price is not None
+        pending = OcoRequest(
+            symbol=plan.order.symbol,
+            side=b.side.value,
+            quantity=b.quantity,
+            take_profit_price=b.take_profit.price,
+            stop_loss_price=b.stop_loss.stop_price,
+            list_client_order_id=b.list_client_order_id,
+            take_profit_client_order_id=b.take_profit.new_client_order_id,
+            stop_loss_client_order_id=b.stop_loss.new_client_order_id,
+            stop_limit_price=b.stop_loss.price,
+        )
+        return deps.exchange.place_otoco(OtocoRequest(working=plan.order, pending=pending))
+    return deps.exchange.place_order(plan.order)
+
+
+def _lookup(plan: OrderPlan, deps: Deps) -> ExchangeOrder | None:
+    try:
+        return deps.exchange.get_order(plan.order.symbol, client_order_id=plan.order.new_client_order_id)
+    except ExchangeError as exc:
+        raise RetryLater(f"cannot look up {plan.order.new_client_order_id}: {exc.message}") from exc
+
+
+def entry_of(outcome: Accepted, plan: OrderPlan) -> ExchangeOrder:
+    placed = outcome.order
+    if isinstance(placed, OrderListResult):
+        cid = plan.order.new_client_order_id
+        return next((o for o in placed.orders if o.client_order_id == cid), placed.orders[0])
+    return placed
+
+
+def _settle(
+    outcome: PlaceOutcome, plan: OrderPlan, body: Mapping[str, Any], deps: Deps, recorder: Recorder
+) -> SignalState:
+    sid = plan.signal_id
+    order_type = plan.order.type.value.lower()
+    if isinstance(outcome, Rejected):
+        if outcome.retryable:
+            raise RetryLater(f"exchange busy ({outcome.code}): retry after {outcome.retry_after_s or 'a while'} s")
+        recorder.advance(
+            sid,
+            SignalState.FAILED,
+            code="EXCHANGE_REJECTED",
+            reason=f"Binance {outcome.code}: {outcome.message}",
+            detail={"exchange": describe_outcome(outcome)},
+        )
+        deps.counters.incr(TRADES, {"status": "failed", "type": order_type})
+        deps.counters.incr("tradeengine_errors_total", {"type": "exchange_rejected"})
+        return SignalState.FAILED
+    if not isinstance(outcome, Accepted):
+        existing = _lookup(plan, deps)  # unknown: resolve by client order id, never by resending
+        if existing is None:
+            raise RetryLater(f"order {plan.order.new_client_order_id} outcome unknown ({outcome.reason})")
+        outcome = Accepted(existing)
+    entry = entry_of(outcome, plan)
+    execution: dict[str, Any] = {"entry": order_summary(entry), "venue": deps.exchange.name}
+    if isinstance(outcome.order, OrderListResult):
+        execution["order_list"] = describe_outcome(outcome)
+    state = STATE_OF[entry.status]
+    if state is SignalState.FILLED:
+        execution.update(exits_after_fill(plan, entry, deps))
+    recorder.advance(sid, state, execution=execution, detail={"exchange": execution})
+    deps.counters.incr(TRADES, {"status": state.value.lower(), "type": order_type})
+    _observe_latency(body, deps, recorder.clock())
+    return state
+
+
+def exits_after_fill(plan: OrderPlan, entry: ExchangeOrder, deps: Deps) -> dict[str, Any]:
+    b = plan.brackets
+    if b is None or (b.placement is BracketPlacement.WITH_ENTRY and b.kind is BracketKind.OCO):
+        return {}
+    rules = deps.rules.get(plan.order.symbol)
+    if rules is None:
+        return {"exits": "not placed", "reason": "exchange rules unavailable"}
+    outcome, detail = place_exits(plan, entry, deps.exchange, rules, deps.settings.policy().sizing)
+    if outcome is not None and not isinstance(outcome, Accepted):
+        deps.counters.incr("tradeengine_errors_total", {"type": "exits_not_placed"})
+    return detail
+
+
+def _observe_latency(body: Mapping[str, Any], deps: Deps, now: datetime) -> None:
+    received = body.get("received_at")
+    if not isinstance(received, str):
+        return
+    try:
+        seconds = (now - datetime.fromisoformat(received)).total_seconds()
+    except ValueError:
+        return
+    deps.counters.observe(LATENCY, {}, max(seconds, 0.0), LATENCY_BUCKETS)

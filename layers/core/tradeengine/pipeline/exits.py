@@ -1,0 +1,113 @@
+"""Exit orders after an entry fills, sized on what the entry actually delivered (after commission)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from contracts.money import plain
+from contracts.orders import BracketKind, OrderPlan, Side
+from tradeengine.decimals import ONE, floor_to_step
+from tradeengine.exchange.base import (
+    Accepted,
+    Exchange,
+    ExchangeOrder,
+    OcoRequest,
+    OrderListResult,
+    PlaceOutcome,
+    Rejected,
+    Unknown,
+)
+from tradeengine.rules import SymbolRules
+from tradeengine.sizing import SizingConfig
+
+
+def received_quantity(plan: OrderPlan, entry: ExchangeOrder, rules: SymbolRules, config: SizingConfig) -> Decimal:
+    """What the exits may sell: the filled quantity less a commission taken in the base asset."""
+    qty = entry.executed_qty
+    if plan.order.side is Side.BUY:
+        if entry.fills:
+            qty -= sum((f.commission for f in entry.fills if f.commission_asset == rules.base_asset), Decimal(0))
+        elif config.commission_in_base_on_buy:
+            qty *= ONE - config.fee_rate  # fills not reported: assume Binance's default commission
+    lot = rules.lot_size
+    return floor_to_step(qty, lot.step_size) if lot is not None else qty
+
+
+def place_exits(
+    plan: OrderPlan, entry: ExchangeOrder, exchange: Exchange, rules: SymbolRules, config: SizingConfig
+) -> tuple[PlaceOutcome | None, dict[str, Any]]:
+    """Place the plan's exits for a filled entry. Returns the outcome and what to record."""
+    b = plan.brackets
+    if b is None:
+        return None, {}
+    qty = received_quantity(plan, entry, rules, config)
+    minimum = rules.lot_size.min_qty if rules.lot_size is not None else Decimal(0)
+    if qty <= 0 or qty < minimum:
+        return None, {"exits": "not placed", "reason": f"received quantity {plain(qty)} is below minQty"}
+    if b.kind is BracketKind.OCO and b.stop_loss is not None and b.take_profit is not None:
+        assert b.stop_loss.stop_price is not None and b.take_profit.price is not None
+        outcome = exchange.place_oco(
+            OcoRequest(
+                symbol=plan.order.symbol,
+                side=b.side.value,
+                quantity=qty,
+                take_profit_price=b.take_profit.price,
+                stop_loss_price=b.stop_loss.stop_price,
+                list_client_order_id=b.list_client_order_id,
+                take_profit_client_order_id=b.take_profit.new_client_order_id,
+                stop_loss_client_order_id=b.stop_loss.new_client_order_id,
+                stop_limit_price=b.stop_loss.price,
+            )
+        )
+    else:
+        leg = b.stop_loss or b.take_profit
+        assert leg is not None
+        outcome = exchange.place_order(leg.model_copy(update={"quantity": qty}))
+    return outcome, {"exits": describe_outcome(outcome), "exit_quantity": plain(qty)}
+
+
+def describe_outcome(outcome: PlaceOutcome) -> dict[str, Any]:
+    if isinstance(outcome, Accepted):
+        placed = outcome.order
+        if isinstance(placed, OrderListResult):
+            return {
+                "result": "accepted",
+                "order_list_id": placed.order_list_id,
+                "list_status": placed.list_status,
+                "orders": [order_summary(o) for o in placed.orders],
+            }
+        return {"result": "accepted", **order_summary(placed)}
+    if isinstance(outcome, Rejected):
+        return {"result": "rejected", "binance_code": outcome.code, "message": outcome.message}
+    assert isinstance(outcome, Unknown)
+    return {"result": "unknown", "reason": outcome.reason}
+
+
+def order_summary(order: ExchangeOrder) -> dict[str, Any]:
+    avg = order.average_price
+    commission: dict[str, str] = {}
+    for fill in order.fills:
+        commission[fill.commission_asset] = plain(Decimal(commission.get(fill.commission_asset, "0")) + fill.commission)
+    return {
+        "order_id": order.order_id,
+        "client_order_id": order.client_order_id,
+        "type": order.type,
+        "side": order.side,
+        "status": order.status.value,
+        "orig_qty": plain(order.orig_qty),
+        "executed_qty": plain(order.executed_qty),
+        "cummulative_quote_qty": plain(order.cummulative_quote_qty),
+        "avg_price": plain(avg) if avg is not None else None,
+        "fills": [
+            {
+                "price": plain(f.price),
+                "qty": plain(f.qty),
+                "commission": plain(f.commission),
+                "commission_asset": f.commission_asset,
+                "trade_id": f.trade_id,
+            }
+            for f in order.fills
+        ],
+        "commission": commission,
+    }

@@ -1,0 +1,77 @@
+"""Monitor stage (scheduled): follow every open order to its end, and place exits when an entry fills.
+
+For the paper exchange, looking an order up also advances the simulated book to the current market
+price, so resting limit orders fill and stops trigger as time passes. A SUBMITTED signal whose order
+the exchange has never seen, long after it was sent, is FAILED(ORDER_NOT_FOUND): its fate is known.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from contracts.orders import OrderPlan
+from contracts.status import SignalState
+from tradeengine.exchange.base import ExchangeError
+from tradeengine.pipeline.deps import Deps
+from tradeengine.pipeline.execute import STATE_OF, TRADES, exits_after_fill
+from tradeengine.pipeline.exits import order_summary
+from tradeengine.pipeline.ports import SignalRecord
+from tradeengine.pipeline.recorder import Recorder
+
+log = logging.getLogger(__name__)
+LOST_AFTER = timedelta(minutes=10)
+
+
+@dataclass
+class MonitorReport:
+    checked: int = 0
+    changed: dict[str, str] = field(default_factory=dict)  # signal id -> new state
+    errors: list[str] = field(default_factory=list)
+
+
+def run_monitor(deps: Deps, limit: int = 200) -> MonitorReport:
+    recorder = deps.recorder("monitor")
+    report = MonitorReport()
+    for record in deps.store.open_signals(limit):
+        report.checked += 1
+        try:
+            new = _follow(record, deps, recorder)
+        except ExchangeError as exc:
+            report.errors.append(f"{record.signal_id}: {exc.message}")
+            deps.counters.incr("tradeengine_errors_total", {"type": "monitor_exchange"})
+            continue
+        if new is not None:
+            report.changed[record.signal_id] = new.value
+    return report
+
+
+def _follow(record: SignalRecord, deps: Deps, recorder: Recorder) -> SignalState | None:
+    if record.plan is None:
+        return None
+    plan = OrderPlan.model_validate(record.plan)
+    order = deps.exchange.get_order(plan.order.symbol, client_order_id=plan.order.new_client_order_id)
+    if order is None:
+        if record.state is SignalState.SUBMITTED and recorder.clock() - record.updated_at > LOST_AFTER:
+            recorder.advance(
+                record.signal_id,
+                SignalState.FAILED,
+                code="ORDER_NOT_FOUND",
+                reason="the exchange has no order with this client order id",
+            )
+            return SignalState.FAILED
+        return None
+    state = STATE_OF[order.status]
+    previous = dict(record.execution or {}).get("entry", {})
+    if state is record.state and previous.get("executed_qty") == order_summary(order)["executed_qty"]:
+        return None
+    execution: dict[str, Any] = {**dict(record.execution or {}), "entry": order_summary(order)}
+    if state is SignalState.FILLED:
+        execution.update(exits_after_fill(plan, order, deps))
+    moved = recorder.advance(record.signal_id, state, execution=execution, detail={"exchange": execution})
+    if moved is None:
+        return None
+    deps.counters.incr(TRADES, {"status": state.value.lower(), "type": plan.order.type.value.lower()})
+    return state

@@ -1,0 +1,186 @@
+"""Sizing stage: a queued signal → exchange rules + market + balances → decision → orders.fifo or REJECTED.
+
+Redelivery-safe: a signal already past QUEUED is not sized again; one already SIZED has its plan sent
+again (the FIFO deduplication id is the signal id, and execution is idempotent), which covers a crash
+between "plan sent" and "state saved".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.errors import describe
+from contracts.orders import Hold, OrderPlan
+from contracts.rejection import Rejection, RejectionCode
+from contracts.signal import SIGNAL_ID_PATTERN, Signal
+from contracts.status import SignalState
+from tradeengine.engine import decide
+from tradeengine.exchange.base import ExchangeError
+from tradeengine.pipeline.deps import Deps
+from tradeengine.pipeline.ports import SignalRecord, Transition
+from tradeengine.pipeline.recorder import Recorder
+from tradeengine.sizing import Market
+
+log = logging.getLogger(__name__)
+TRADES = "tradeengine_trades_total"
+_SIGNAL_ID = re.compile(SIGNAL_ID_PATTERN)
+
+
+class MalformedMessage(ValueError):
+    """A message with no usable signal id: it cannot be recorded, so it must end in the DLQ."""
+
+
+class RetryLater(RuntimeError):
+    """A dependency (market data, the exchange) is unavailable: nothing was decided, retry the message."""
+
+
+@dataclass(frozen=True, slots=True)
+class SizeOutcome:
+    signal_id: str
+    state: SignalState
+    code: str | None = None
+    replayed: bool = False
+
+
+def plan_message(signal: Signal, plan: OrderPlan, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The body on orders.fifo."""
+    return {
+        "signal_id": plan.signal_id,
+        "received_at": body.get("received_at"),
+        "signal": signal.model_dump(mode="json", exclude_none=True),
+        "plan": plan.model_dump(mode="json"),
+    }
+
+
+def size_message(body: Mapping[str, Any], deps: Deps) -> SizeOutcome:
+    recorder = deps.recorder("sizing")
+    raw = body.get("signal") if isinstance(body, Mapping) else None
+    sid = body.get("signal_id") if isinstance(body, Mapping) else None
+    if not isinstance(sid, str) or not _SIGNAL_ID.match(sid):
+        sid = raw.get("signal_id") if isinstance(raw, Mapping) else None
+    try:
+        signal = Signal.model_validate(raw)
+    except ValidationError as exc:
+        return _invalid(sid, raw, exc, body, recorder)
+    sid = signal.id
+    record = _ensure_record(signal, body, recorder)
+    if record.state is not SignalState.QUEUED:
+        return _replay(record, signal, body, deps, recorder)
+    decision = _decide(signal, deps, recorder)
+    outcome = _apply(decision, signal, body, deps, recorder)
+    recorder.raise_if_backlog()
+    return outcome
+
+
+def _ensure_record(signal: Signal, body: Mapping[str, Any], recorder: Recorder) -> SignalRecord:
+    """Signals from the bridge reach sizing first: record them RECEIVED → QUEUED here."""
+    existing = recorder.store.get(signal.id)
+    if existing is not None and existing.state is not SignalState.RECEIVED:
+        return existing
+    now = recorder.clock()
+    source = str(body.get("source", "nats"))
+    recorder.create(
+        SignalRecord(
+            signal_id=signal.id,
+            state=SignalState.RECEIVED,
+            version=1,
+            symbol=signal.symbol,
+            strategy_id=signal.strategy_id,
+            created_at=now,
+            updated_at=now,
+            source=source,
+            signal=signal.model_dump(mode="json", exclude_none=True),
+            history=(Transition(SignalState.RECEIVED, now, stage="ingest", detail={"source": source}),),
+        )
+    )
+    recorder.advance(signal.id, SignalState.QUEUED)
+    stored = recorder.store.get(signal.id)
+    assert stored is not None
+    return stored
+
+
+def _decide(signal: Signal, deps: Deps, recorder: Recorder) -> OrderPlan | Rejection | Hold:
+    if signal.action == "hold":
+        return Hold(signal_id=signal.id)
+    try:
+        rules = deps.rules.get(signal.symbol)
+        price = deps.exchange.ticker_price(signal.symbol) if rules is not None else signal.price
+        average = deps.exchange.average_price(signal.symbol) if rules is not None else None
+    except ExchangeError as exc:
+        if exc.code == -1121:  # invalid symbol: the venue does not list it
+            rules, price, average = None, signal.price, None
+        else:
+            raise RetryLater(f"market data unavailable for {signal.symbol}: {exc.message}") from exc
+    balances = None
+    try:
+        balances = {asset: b.free for asset, b in deps.exchange.balances().items()}
+    except ExchangeError as exc:  # unknown balances: sizing that needs them refuses BALANCE_UNKNOWN
+        log.warning("balances unavailable: %s", exc.message)
+    policy = deps.settings.policy(deps.trading_state.get())
+    symbol_rules = {signal.symbol: rules} if rules is not None else {}
+    return decide(signal, symbol_rules, Market(price, average), recorder.clock(), balances, policy)
+
+
+def _apply(
+    decision: OrderPlan | Rejection | Hold, signal: Signal, body: Mapping[str, Any], deps: Deps, recorder: Recorder
+) -> SizeOutcome:
+    sid = signal.id
+    order_type = signal.meta.order_type.value
+    if isinstance(decision, Hold):
+        recorder.advance(sid, SignalState.HELD, reason=decision.reason)
+        deps.counters.incr(TRADES, {"status": "held", "type": order_type})
+        return SizeOutcome(sid, SignalState.HELD)
+    if isinstance(decision, Rejection):
+        recorder.advance(sid, SignalState.REJECTED, code=decision.code.value, reason=decision.reason)
+        deps.counters.incr(TRADES, {"status": "rejected", "type": order_type})
+        return SizeOutcome(sid, SignalState.REJECTED, decision.code.value)
+    plan_json = decision.model_dump(mode="json")
+    deps.plans.send(sid, signal.symbol, plan_message(signal, decision, body))
+    recorder.advance(sid, SignalState.SIZED, plan=plan_json, detail={"order": decision.order.to_binance()})
+    return SizeOutcome(sid, SignalState.SIZED)
+
+
+def _replay(
+    record: SignalRecord, signal: Signal, body: Mapping[str, Any], deps: Deps, recorder: Recorder
+) -> SizeOutcome:
+    """A redelivered message: finish what a crashed attempt may have left, never decide twice."""
+    if record.state is SignalState.SIZED and record.plan is not None:
+        plan = OrderPlan.model_validate(record.plan)
+        deps.plans.send(record.signal_id, record.symbol, plan_message(signal, plan, body))
+    recorder.write_audit(record)
+    recorder.raise_if_backlog()
+    return SizeOutcome(record.signal_id, record.state, record.code, replayed=True)
+
+
+def _invalid(sid: Any, raw: Any, exc: ValidationError, body: Mapping[str, Any], recorder: Recorder) -> SizeOutcome:
+    if not isinstance(sid, str) or not _SIGNAL_ID.match(sid):
+        raise MalformedMessage(f"unreadable signal without a signal_id: {len(describe(exc))} problems") from exc
+    now = recorder.clock()
+    errors = describe(exc)
+    reason = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    fields = raw if isinstance(raw, Mapping) else {}
+    recorder.create(
+        SignalRecord(
+            signal_id=sid,
+            state=SignalState.RECEIVED,
+            version=1,
+            symbol=str(fields.get("symbol", ""))[:20],
+            strategy_id=str(fields.get("strategy_id", ""))[:128],
+            created_at=now,
+            updated_at=now,
+            source=str(body.get("source", "nats")),
+            history=(Transition(SignalState.RECEIVED, now, stage="ingest"),),
+        )
+    )
+    recorder.advance(
+        sid, SignalState.REJECTED, code=RejectionCode.INVALID_SIGNAL.value, reason=reason, detail={"errors": errors}
+    )
+    current = recorder.store.get(sid)
+    recorder.raise_if_backlog()
+    return SizeOutcome(sid, current.state if current else SignalState.REJECTED, RejectionCode.INVALID_SIGNAL.value)
