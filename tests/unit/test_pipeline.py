@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from contracts.status import SignalState
 from tradeengine.exchange.base import Unknown
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
@@ -17,6 +16,7 @@ from tradeengine.pipeline.monitor import run_monitor
 from tradeengine.pipeline.recorder import AuditBacklog
 from tradeengine.pipeline.size import MalformedMessage, RetryLater, size_message
 
+from contracts.status import SignalState
 from tests.conftest import INFO_2021, load_info, signal_dict
 
 PRICES = {"BTCUSDT": "45000", "ETHUSDT": "3000", "DOGEUSDT": "0.08"}
@@ -164,8 +164,9 @@ def test_unreadable_queue_message_goes_to_the_dlq(deps):
 
 
 def test_bridge_signals_are_recorded_by_sizing(deps):
-    from contracts.signal import Signal
     from tradeengine.pipeline.ingest import signal_message
+
+    from contracts.signal import Signal
 
     signal = Signal.model_validate(now_signal(signal_id="nats-1"))
     size_message(signal_message(signal, "nats", datetime.now(UTC)), deps)
