@@ -1,0 +1,89 @@
+"""The operator's trading switch (ACTIVE / REDUCING / HALTED) in DynamoDB, read by every sizing call.
+
+Implements ``tradeengine.pipeline.ports.TradingStateStore``. Table (template.yaml declares the same):
+``pk`` (S, HASH), PAY_PER_REQUEST; the switch is the item ``pk = "trading_state"`` with ``state``,
+``set_by``, ``reason`` and ``set_at`` (ISO-8601 UTC), so GET /trading/state can say who halted trading,
+when and why. Reads are strongly consistent: a HALT is obeyed by the very next signal, whichever Lambda
+instance sizes it. With no item, the configured default applies (``Settings.trading_state``, ACTIVE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tradeengine.risk import TradingState
+from tradeengine.stores import aws
+
+if TYPE_CHECKING:
+    from tradeengine.config import Settings
+
+_KEY = {"pk": {"S": "trading_state"}}
+
+
+def create_table(ddb: Any, name: str) -> None:
+    """The table this store expects (for the local stack and tests; template.yaml declares the same)."""
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+
+
+@dataclass(frozen=True, slots=True)
+class TradingStateInfo:
+    state: TradingState
+    set_by: str = ""
+    reason: str = ""
+    set_at: datetime | None = None  # None: never set, the configured default applies
+
+
+class DynamoDBTradingState:
+    """TradingStateStore on DynamoDB (see the module docstring for the table)."""
+
+    def __init__(
+        self,
+        table: str,
+        *,
+        default: TradingState = TradingState.ACTIVE,
+        ddb_client: Any = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._table = table
+        self._default = default
+        self._ddb = ddb_client or aws.client("dynamodb")
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings, ddb_client: Any = None) -> DynamoDBTradingState:
+        return cls(settings.control_table, default=settings.trading_state, ddb_client=ddb_client)
+
+    def describe(self) -> TradingStateInfo:
+        item = self._ddb.get_item(TableName=self._table, Key=_KEY, ConsistentRead=True).get("Item")
+        if item is None:
+            return TradingStateInfo(self._default)
+        return TradingStateInfo(
+            state=TradingState(item["state"]["S"]),
+            set_by=str(item.get("set_by", {}).get("S", "")),
+            reason=str(item.get("reason", {}).get("S", "")),
+            set_at=datetime.fromisoformat(item["set_at"]["S"]) if "set_at" in item else None,
+        )
+
+    def get(self) -> TradingState:
+        return self.describe().state
+
+    def set(self, state: TradingState, by: str = "", reason: str = "") -> None:
+        self._ddb.put_item(
+            TableName=self._table,
+            Item={
+                **_KEY,
+                "state": {"S": TradingState(state).value},
+                "set_by": {"S": by},
+                "reason": {"S": reason},
+                "set_at": {"S": self._clock().astimezone(UTC).isoformat()},
+            },
+        )

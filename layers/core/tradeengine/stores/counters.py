@@ -1,0 +1,150 @@
+"""Counters and histograms in DynamoDB, so /metrics shows the same figures whichever Lambda answers.
+
+Implements ``tradeengine.pipeline.ports.Counters`` with the in-memory adapter's snapshot keys.
+
+Table (template.yaml declares the same): ``pk`` (S, HASH) + ``sk`` (S, RANGE), PAY_PER_REQUEST.
+Every series of one namespace lives under ``pk = <namespace>`` (default "counters"), so ``snapshot`` is
+one paginated Query, never a Scan; ``sk = name|<sorted labels as JSON>`` (a SHA-256 of that when it
+would pass DynamoDB's 1 KB range-key limit; ``name`` and ``labels`` are also plain attributes).
+
+- a counter is one item, ``kind = "counter"``, incremented with an atomic ``ADD value :by``;
+- a histogram series is one item, ``kind = "histogram"``, updated by one atomic UpdateItem per
+  observation: ``ADD count, sum`` and the cumulative bucket attributes ``le=<bound>`` the value falls
+  in, plus ``le=+Inf``. Bucket, sum and count therefore never disagree, and an observation costs one
+  write instead of one per bucket. ``snapshot`` expands it into ``<name>_bucket{le=...}``, ``_sum`` and
+  ``_count``, the keys the in-memory adapter produces.
+
+One partition takes every write (about 1,000 writes/s per partition on DynamoDB): ample for an
+engine that counts signals and orders; a busier deployment would shard ``pk`` and merge in snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from contracts.money import plain
+from tradeengine.stores import aws
+
+if TYPE_CHECKING:
+    from tradeengine.config import Settings
+
+LabelKey = tuple[tuple[str, str], ...]
+_BUCKET = "le="
+_INF = "+Inf"
+_MAX_SORT_KEY = 1000  # bytes; the name and labels themselves are attributes, so a hashed key loses nothing
+
+
+def create_table(ddb: Any, name: str) -> None:
+    """The table this store expects (for the local stack and tests; template.yaml declares the same)."""
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+
+
+def _number(value: float) -> str:
+    """A DynamoDB N: exact decimal text of the float as Python prints it (0.1 stays 0.1)."""
+    if not math.isfinite(value):
+        raise ValueError(f"counter values must be finite, not {value!r}")
+    return plain(Decimal(repr(float(value))))
+
+
+def _labels(labels: Mapping[str, str]) -> LabelKey:
+    return tuple(sorted((str(k), str(v)) for k, v in labels.items()))
+
+
+class DynamoDBCounters:
+    """Counters on DynamoDB (see the module docstring for the table)."""
+
+    def __init__(self, table: str, *, namespace: str = "counters", ddb_client: Any = None) -> None:
+        self._table = table
+        self._pk = namespace
+        self._ddb = ddb_client or aws.client("dynamodb")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, ddb_client: Any = None) -> DynamoDBCounters:
+        return cls(settings.counters_table, ddb_client=ddb_client)
+
+    def _key(self, name: str, labels: LabelKey) -> dict[str, Any]:
+        sk = f"{name}|{json.dumps(labels, separators=(',', ':'))}"
+        if len(sk.encode("utf-8")) > _MAX_SORT_KEY:  # DynamoDB refuses range keys over 1 KB
+            sk = f"{name[:200]}|sha256:{hashlib.sha256(sk.encode('utf-8')).hexdigest()}"
+        return {"pk": {"S": self._pk}, "sk": {"S": sk}}
+
+    def incr(self, name: str, labels: Mapping[str, str], by: float = 1) -> None:
+        key = _labels(labels)
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=self._key(name, key),
+            UpdateExpression="SET #n = :name, #l = :labels, #k = :kind ADD #v :by",
+            ExpressionAttributeNames={"#n": "name", "#l": "labels", "#k": "kind", "#v": "value"},
+            ExpressionAttributeValues={
+                ":name": {"S": name},
+                ":labels": {"S": json.dumps(key)},
+                ":kind": {"S": "counter"},
+                ":by": {"N": _number(by)},
+            },
+        )
+
+    def observe(self, name: str, labels: Mapping[str, str], value: float, buckets: Sequence[float]) -> None:
+        key = _labels(labels)
+        names = {"#n": "name", "#l": "labels", "#k": "kind", "#c": "count", "#s": "sum", "#inf": _BUCKET + _INF}
+        adds = ["#c :one", "#s :value", "#inf :one"]
+        for i, bound in enumerate(sorted(set(buckets))):
+            if value <= bound:
+                names[f"#b{i}"] = _BUCKET + repr(float(bound))
+                adds.append(f"#b{i} :one")
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=self._key(name, key),
+            UpdateExpression=f"SET #n = :name, #l = :labels, #k = :kind ADD {', '.join(adds)}",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                ":name": {"S": name},
+                ":labels": {"S": json.dumps(key)},
+                ":kind": {"S": "histogram"},
+                ":one": {"N": "1"},
+                ":value": {"N": _number(value)},
+            },
+        )
+
+    def snapshot(self) -> Mapping[tuple[str, LabelKey], float]:
+        out: dict[tuple[str, LabelKey], float] = {}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": self._pk}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._ddb.query(**kwargs)
+            for item in page.get("Items", ()):
+                self._expand(item, out)
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    @staticmethod
+    def _expand(item: Mapping[str, Any], out: dict[tuple[str, LabelKey], float]) -> None:
+        name = str(item["name"]["S"])
+        labels: LabelKey = tuple((str(k), str(v)) for k, v in json.loads(item["labels"]["S"]))
+        if item["kind"]["S"] == "counter":
+            out[(name, labels)] = float(Decimal(item["value"]["N"]))
+            return
+        out[(f"{name}_sum", labels)] = float(Decimal(item["sum"]["N"]))
+        out[(f"{name}_count", labels)] = float(Decimal(item["count"]["N"]))
+        for attribute, value in item.items():
+            if attribute.startswith(_BUCKET):
+                bucket = tuple(sorted((*labels, ("le", attribute[len(_BUCKET) :]))))
+                out[(f"{name}_bucket", bucket)] = float(Decimal(value["N"]))
