@@ -1,0 +1,99 @@
+"""Bearer-token checks as FastAPI dependencies: ``Depends(require(Scope.ORDERS_READ))``.
+
+401 (with ``WWW-Authenticate: Bearer``) when there is no usable token; 403 when the token is good but
+lacks the scope (``admin`` implies every scope). When JWT_SECRET_KEY is unset (allowed only in a local
+environment, see ``check_auth_config``) every protected route answers 401: the API fails closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tradeengine.api.errors import ApiError
+from tradeengine.api.tokens import MIN_SECRET_BYTES, Principal, Scope, TokenError, verify
+from tradeengine.config import Settings
+
+log = logging.getLogger(__name__)
+
+LOCAL_ENVIRONMENTS = frozenset({"local", "development", "dev", "test", "testing", "ci"})
+
+_bearer = HTTPBearer(auto_error=False, description="HS256 JWT from `tradeengine token --scope ...`")
+
+
+class ConfigurationError(Exception):
+    """The API must not start with this configuration."""
+
+
+def check_auth_config(settings: Settings) -> str | None:
+    """The JWT secret to verify with, or None (local only: every protected route then answers 401).
+
+    Outside a local environment (ENVIRONMENT not one of LOCAL_ENVIRONMENTS) a missing or short secret
+    stops the API at start: a Lambda whose init fails serves nothing, which is safer than serving
+    trading routes nobody can authenticate to, or anybody can.
+    """
+    secret = settings.jwt_secret_key.get_secret_value() if settings.jwt_secret_key else None
+    local = settings.environment.strip().lower() in LOCAL_ENVIRONMENTS
+    if not secret:
+        if not local:
+            raise ConfigurationError(
+                f"JWT_SECRET_KEY is not set and ENVIRONMENT={settings.environment!r} is not local; refusing to start"
+            )
+        log.warning("JWT_SECRET_KEY is not set: every protected route answers 401 (local environment)")
+        return None
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        if not local:
+            raise ConfigurationError(f"JWT_SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes; refusing to start")
+        log.warning("JWT_SECRET_KEY is shorter than %d bytes: acceptable locally only", MIN_SECRET_BYTES)
+    return secret
+
+
+def _challenge(error: str | None = None, description: str | None = None, scope: str | None = None) -> dict[str, str]:
+    parts = ['realm="tradeengine"']
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append(f'error_description="{description}"')
+    if scope:
+        parts.append(f'scope="{scope}"')
+    return {"WWW-Authenticate": "Bearer " + ", ".join(parts)}
+
+
+def principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    secret: str | None = request.app.state.jwt_secret
+    if credentials is None:
+        raise ApiError(401, "unauthenticated", "this route needs an 'Authorization: Bearer <token>' header",
+                       headers=_challenge())  # fmt: skip
+    if secret is None:
+        raise ApiError(
+            401,
+            "auth_not_configured",
+            "JWT_SECRET_KEY is not configured on this engine, so no token is accepted",
+            headers=_challenge("invalid_token", "no verification key configured"),
+        )
+    try:
+        return verify(credentials.credentials, secret)
+    except TokenError as exc:
+        log.info("refused a bearer token: %s", exc.code)
+        raise ApiError(401, exc.code, exc.message, headers=_challenge("invalid_token", exc.message)) from exc
+
+
+def require(scope: Scope) -> Callable[[Principal], Principal]:
+    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if not who.allows(scope):
+            raise ApiError(
+                403,
+                "insufficient_scope",
+                f"this route needs the '{scope.value}' scope (or 'admin'); the token has: "
+                f"{', '.join(sorted(who.scopes)) or 'none'}",
+                headers=_challenge("insufficient_scope", None, scope.value),
+            )
+        return who
+
+    return check

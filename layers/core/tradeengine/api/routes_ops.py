@@ -1,0 +1,89 @@
+"""Operations, no token: /health (mode, version, dependencies), /ready, /live, /metrics (Prometheus text).
+
+Nothing here echoes configuration values: /health says *which* mode is live and *whether* credentials
+and the JWT key are set, never what they are.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from tradeengine import __version__
+from tradeengine.api.context import get_deps
+from tradeengine.api.prometheus import CONTENT_TYPE, Snapshot
+from tradeengine.pipeline.deps import Deps
+
+router = APIRouter(tags=["operations"])
+
+PROBE_ID = "health-probe"  # a signal id no strategy sends; reading it proves the store answers
+
+
+def _probe(check: Callable[[], object]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        check()
+    except Exception as exc:  # a probe reports, it never fails the endpoint
+        return {"status": "error", "error": type(exc).__name__}
+    return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def _dependencies(deps: Deps) -> dict[str, Any]:
+    return {
+        "signal_store": {"adapter": type(deps.store).__name__, **_probe(lambda: deps.store.get(PROBE_ID))},
+        "trading_state": {"adapter": type(deps.trading_state).__name__, **_probe(deps.trading_state.get)},
+        "signal_queue": {"adapter": type(deps.signals).__name__},
+        "audit": {"adapter": type(deps.audit).__name__},
+        "exchange": {"venue": deps.exchange.name},
+    }
+
+
+@router.get("/health", summary="Mode (simulation / testnet / mainnet), version and dependencies")
+async def health(request: Request, deps: Annotated[Deps, Depends(get_deps)]) -> JSONResponse:
+    settings = deps.settings
+    dependencies = await run_in_threadpool(_dependencies, deps)
+    healthy = all(d.get("status", "ok") == "ok" for d in dependencies.values())
+    return JSONResponse(
+        {
+            "status": "ok" if healthy else "degraded",
+            "mode": settings.mode,
+            "version": __version__,
+            "environment": settings.environment,
+            "live_trading": settings.mode != "simulation",
+            "exchange_credentials": bool(settings.binance_api_key and settings.binance_api_secret),
+            "auth": "configured" if request.app.state.jwt_secret else "unconfigured: every protected route answers 401",
+            "dependencies": dependencies,
+        }
+    )
+
+
+@router.get("/ready", summary="503 until the state store and trading state answer")
+async def ready(deps: Annotated[Deps, Depends(get_deps)]) -> JSONResponse:
+    dependencies = await run_in_threadpool(_dependencies, deps)
+    failed = sorted(name for name, d in dependencies.items() if d.get("status", "ok") != "ok")
+    if failed:
+        return JSONResponse({"status": "not_ready", "failed": failed}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+@router.get("/live", summary="The process answers")
+def live() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    summary="Prometheus text, from the counters every function instance shares",
+)
+async def metrics(request: Request, deps: Annotated[Deps, Depends(get_deps)]) -> PlainTextResponse:
+    snapshot: Snapshot = await run_in_threadpool(deps.counters.snapshot)
+    labels = f'mode="{deps.settings.mode}",version="{__version__}"'
+    info = f"# TYPE tradeengine_build_info gauge\ntradeengine_build_info{{{labels}}} 1\n"
+    render: Callable[[Snapshot], str] = request.app.state.render_metrics
+    return PlainTextResponse(render(snapshot) + info, media_type=CONTENT_TYPE)

@@ -1,0 +1,188 @@
+"""POST /trade/signal (ingest, optionally wait for the outcome) and GET /signals/{signal_id}."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from contracts.signal import SIGNAL_ID_PATTERN
+from contracts.status import TERMINAL, SignalState
+from tradeengine.api.auth import require
+from tradeengine.api.context import get_deps
+from tradeengine.api.encode import jsonable, record_json
+from tradeengine.api.errors import ApiError
+from tradeengine.api.schemas import ERROR_RESPONSES, SeedResult, SignalAccepted
+from tradeengine.api.tokens import Principal, Scope
+from tradeengine.pipeline.deps import Deps
+from tradeengine.pipeline.ingest import IngestResult, ingest
+from tradeengine.pipeline.ports import SignalRecord
+
+router = APIRouter(tags=["signals"])
+
+MAX_WAIT_S = 20
+# Where ?wait= stops: a final state, or the order is on the book (its fate is now the market's; the
+# seed answered once the order was placed). A resting limit order would otherwise always time out.
+SETTLED = TERMINAL | {SignalState.OPEN, SignalState.PARTIALLY_FILLED}
+RESULT_STATUS = {
+    SignalState.FILLED: "executed",
+    SignalState.OPEN: "open",
+    SignalState.PARTIALLY_FILLED: "partially_filled",
+    SignalState.REJECTED: "rejected",
+    SignalState.HELD: "hold",
+    SignalState.CANCELED: "canceled",
+    SignalState.EXPIRED: "expired",
+    SignalState.FAILED: "failed",
+}
+_POLL_FIRST_S = 0.05
+_POLL_MAX_S = 0.5
+
+_SIGNAL_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Signal"}}},
+    }
+}
+
+SignalId = Annotated[str, Path(pattern=SIGNAL_ID_PATTERN, description="the signal_id answered by POST")]
+
+
+def status_url(request: Request, signal_id: str) -> str:
+    return f"{request.scope.get('root_path', '')}/signals/{signal_id}"
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, or a 4xx that says what is wrong with it."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type", f"send the body as application/json, not {media or 'nothing'}")
+    body = await request.body()
+    try:
+        value = json.loads(body, parse_constant=_no_constants)
+    except (ValueError, RecursionError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON{where}") from exc
+    if not isinstance(value, dict):
+        raise ApiError(
+            422,
+            "validation_failed",
+            "the body must be a JSON object (a signal)",
+            [{"field": "(body)", "rule": "model_type", "message": f"expected an object, got {type(value).__name__}"}],
+        )
+    return value
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+@router.post(
+    "/trade/signal",
+    status_code=202,
+    response_model=SignalAccepted,
+    responses={200: {"model": SeedResult, "description": "with ?wait=: the signal settled in time"}, **ERROR_RESPONSES},
+    openapi_extra=_SIGNAL_BODY,
+    summary="Accept a trading signal (the seed's body, unchanged)",
+)
+async def post_signal(
+    request: Request,
+    who: Annotated[Principal, Depends(require(Scope.SIGNALS_WRITE))],
+    deps: Annotated[Deps, Depends(get_deps)],
+    wait: Annotated[
+        float | None,
+        Query(ge=0, le=MAX_WAIT_S, description="seconds to wait for the outcome (max 20); answers in the seed's shape"),
+    ] = None,
+) -> JSONResponse:
+    raw = await read_json_object(request)
+    result = await run_in_threadpool(_ingest, raw, deps)
+    if result.errors:
+        raise ApiError(
+            422,
+            "validation_failed",
+            "; ".join(f"{e['field']}: {e['message']}" for e in result.errors),
+            result.errors,
+            extra={"signal_id": result.signal_id} if result.signal_id else None,
+        )
+    sid = result.signal_id or ""  # an accepted signal always has its id
+    record = result.record
+    if wait:
+        record = await _wait_until_settled(deps, sid, wait, record)
+    url = status_url(request, sid)
+    if record is not None and record.state in SETTLED and wait is not None:
+        return JSONResponse(seed_result(record, result.duplicate, url), status_code=200)
+    state = record.state if record is not None else result.state
+    body = SignalAccepted(
+        signal_id=sid, status=state.value if state else "QUEUED", status_url=url, duplicate=result.duplicate
+    )
+    return JSONResponse(body.model_dump(), status_code=202, headers={"Location": url})
+
+
+def _ingest(raw: Mapping[str, Any], deps: Deps) -> IngestResult:
+    try:
+        return ingest(raw, source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
+    except Exception as exc:
+        # The store or the queue is unreachable. A record left RECEIVED is queued by the retry, and the
+        # queue's deduplication on signal_id makes the resend harmless.
+        raise ApiError(
+            503,
+            "unavailable",
+            "the signal could not be queued right now; send the same signal again",
+            headers={"Retry-After": "1"},
+        ) from exc
+
+
+async def _wait_until_settled(deps: Deps, sid: str, seconds: float, last: SignalRecord | None) -> SignalRecord | None:
+    deadline = time.monotonic() + seconds
+    delay = _POLL_FIRST_S
+    record = last
+    while record is None or record.state not in SETTLED:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        await asyncio.sleep(min(delay, remaining))
+        delay = min(delay * 2, _POLL_MAX_S)
+        record = await run_in_threadpool(deps.store.get, sid) or record
+    return record
+
+
+def seed_result(record: SignalRecord, duplicate: bool, url: str) -> dict[str, Any]:
+    """The seed's synchronous answer: ``{"status": "success", "signal": ..., "result": {...}}``."""
+    plan = dict(record.plan or {})
+    return {
+        "status": "success",
+        "signal_id": record.signal_id,
+        "duplicate": duplicate,
+        "signal": jsonable(record.signal),
+        "result": {
+            "status": RESULT_STATUS.get(record.state, record.state.value.lower()),
+            "state": record.state.value,
+            "code": record.code,
+            "reason": record.reason,
+            "order_params": jsonable(plan.get("order", plan or None)),
+            "brackets": jsonable(plan.get("brackets")),
+            "execution": jsonable(record.execution),
+        },
+        "status_url": url,
+    }
+
+
+@router.get(
+    "/signals/{signal_id}",
+    responses={404: {"description": "no such signal"}, **ERROR_RESPONSES},
+    summary="A signal's state and history",
+)
+def get_signal(
+    signal_id: SignalId,
+    who: Annotated[Principal, Depends(require(Scope.ORDERS_READ))],
+    deps: Annotated[Deps, Depends(get_deps)],
+) -> JSONResponse:
+    record = deps.store.get(signal_id)
+    if record is None:
+        raise ApiError(404, "signal_not_found", f"no signal {signal_id}")
+    return JSONResponse(record_json(record))

@@ -1,0 +1,61 @@
+"""Request and response shapes of the API, for validation and for the OpenAPI document (/docs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tradeengine.risk import TradingState
+
+
+class ErrorDetail(BaseModel):
+    field: str | None = None
+    rule: str | None = None
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="stable, machine-readable: validation_failed, unauthenticated, ...")
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    error: ErrorInfo
+
+
+class SignalAccepted(BaseModel):
+    signal_id: str
+    status: str = Field(description="the signal's state now: QUEUED, or later on a duplicate")
+    status_url: str
+    duplicate: bool = False
+
+
+class SeedResult(BaseModel):
+    """The seed's synchronous answer (``?wait=``), once the signal settled."""
+
+    status: str = "success"
+    signal_id: str
+    duplicate: bool
+    signal: dict[str, Any]
+    result: dict[str, Any]
+    status_url: str
+
+
+class TradingStateView(BaseModel):
+    state: TradingState
+
+
+class TradingStateChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    state: TradingState
+    reason: str = Field(min_length=1, max_length=500, description="why: kept with the change")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "no token, bad signature or expired"},
+    403: {"model": ErrorBody, "description": "the token lacks the scope"},
+    422: {"model": ErrorBody, "description": "the request names fields that break a rule"},
+}
