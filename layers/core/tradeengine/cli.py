@@ -176,7 +176,31 @@ def build_parser() -> argparse.ArgumentParser:
     opt("--slippage-bps", help="market fills move against the taker by this many bps (default 0)")
     opt("--fee", help="maker and taker fee rate (default 0.001 = 0.1 %%)")
     local.set_defaults(func=_cmd_local_exchange)
+    token = sub.add_parser(
+        "token",
+        help="mint a bearer token for the HTTP API, signed with JWT_SECRET_KEY (local use)",
+        description="Prints an HS256 JWT for 'Authorization: Bearer ...'. Scopes: signals:write, orders:read, "
+        "orders:write, account:read, admin (admin implies all). Needs JWT_SECRET_KEY in the environment.",
+    )
+    token.add_argument("--scope", action="append", required=True, metavar="SCOPE", help="repeatable")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600, at most 7 days)")
+    token.add_argument("--subject", default="local", help="who the token speaks for (the 'sub' claim)")
+    token.set_defaults(func=_cmd_token)
     return parser
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from tradeengine.api.tokens import mint  # lazy: PyJWT is a runtime extra, not needed by `size`
+    from tradeengine.config import get_settings
+
+    secret = get_settings().jwt_secret_key
+    if secret is None or not secret.get_secret_value():
+        raise UsageError("JWT_SECRET_KEY is not set; the API would not accept any token")
+    try:
+        print(mint(secret.get_secret_value(), args.subject, args.scope, args.ttl))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    return 0
 
 
 def _cmd_local_exchange(args: argparse.Namespace) -> int:
