@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from tradeengine.pipeline.ports import SignalRecord, SignalStateStore, Transition
-from tradeengine.stores.signal_state import TTL_ATTRIBUTE, DynamoDBSignalStateStore, create_table
+from tradeengine.stores.signal_state import TTL_ATTRIBUTE, DynamoDBSignalStateStore, SignalStateConflict, create_table
 
 from contracts.status import SignalState
 
@@ -196,3 +196,29 @@ def test_open_signals_come_from_the_sparse_index(ddb: Any) -> None:
     assert [r.state for r in found] == [S.SUBMITTED, S.OPEN, S.PARTIALLY_FILLED]
     assert [r.signal_id for r in store.open_signals(limit=2)] == ["submitted", "open"]
     assert store.open_signals(limit=0) == []
+
+
+def test_concurrent_fill_updates_are_never_lost(store: DynamoDBSignalStateStore) -> None:
+    """PARTIALLY_FILLED → PARTIALLY_FILLED is legal, so every writer must land its step, none overwritten."""
+    record = _record()
+    store.create(record)
+    _walk(store, record.signal_id, S.QUEUED, S.SIZED, S.SUBMITTED, S.PARTIALLY_FILLED)
+    barrier = threading.Barrier(6)
+
+    def fill(worker: int) -> str:
+        barrier.wait()
+        try:
+            new = store.advance(record.signal_id, S.PARTIALLY_FILLED, detail={"fill": worker}, stage="monitor")
+        except SignalStateConflict:
+            return "conflict"  # allowed under contention: the message is retried, nothing was written
+        return "ok" if new is not None else "none"
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = list(pool.map(fill, range(6)))
+
+    assert "none" not in outcomes
+    final = store.get(record.signal_id)
+    assert final is not None
+    fills = [t.detail["fill"] for t in final.history if "fill" in t.detail]
+    assert len(fills) == len(set(fills)) == outcomes.count("ok") >= 1
+    assert final.version == 5 + outcomes.count("ok")
