@@ -229,3 +229,34 @@ def test_unknown_symbol_is_rejected(deps):
     r = ingest(now_signal(symbol="NOPEUSDT"), source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
     run_all(deps)
     assert deps.store.get(r.signal_id).code == "SYMBOL_UNKNOWN"
+
+
+def test_unreadable_records_reach_the_dead_letter_queue_with_a_reason(deps):
+    from tradeengine.pipeline.sqs_batch import run_record
+
+    for text, reason in [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "not a JSON object but list"),
+        ('{"signal": {"symbol": 1}}', "unreadable signal without a signal_id"),
+    ]:
+        run_record(text, lambda body: size_message(body, deps), deps.dead_letters)
+        body, why = deps.dead_letters.messages[-1]
+        assert body == text and reason in why
+    run_record('{"plan": {}}', lambda body: execute_message(body, deps), deps.dead_letters)
+    assert "not an order plan message" in deps.dead_letters.messages[-1][1]
+
+
+def test_a_dependency_failure_is_raised_for_redelivery_not_dead_lettered(deps, monkeypatch):
+    from tradeengine.exchange.base import ExchangeError
+    from tradeengine.pipeline.sqs_batch import run_record
+
+    ingest(now_signal(), source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
+    text = __import__("json").dumps(deps.signals.drain()[0])
+
+    def down(symbol):
+        raise ExchangeError(-1001, "Internal error; unable to process your request.", 503)
+
+    monkeypatch.setattr(deps.exchange, "ticker_price", down)
+    with pytest.raises(RetryLater):
+        run_record(text, lambda body: size_message(body, deps), deps.dead_letters)
+    assert deps.dead_letters.messages == []

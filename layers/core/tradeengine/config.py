@@ -94,10 +94,17 @@ class Settings(BaseSettings):
     signal_retention_days: int = Field(default=90, gt=0)  # TTL of a signal's record after its last change
     signals_queue_url: str | None = None  # SQS FIFO signals.fifo
     orders_queue_url: str | None = None  # SQS FIFO orders.fifo
+    signals_dlq_url: str | None = None  # unreadable signal messages, with their reason
+    orders_dlq_url: str | None = None  # unreadable order-plan messages, with their reason
 
     # Audit trail in MongoDB (issue 4)
     audit_collection: str = "audit_events"
     audit_retention_days: int | None = Field(default=None, gt=0)  # None keeps events forever (TTL on `at`)
+
+    # Wiring of the functions (issue 4/6)
+    idempotency_table: str = "tradeengine-idempotency"
+    market_data_url: str = "https://api.binance.com"  # paper prices: Binance public REST, or the local exchange
+    paper_starting_balances: str = "USDT=10000"  # ASSET=amount,... for a new paper book
 
 
 @lru_cache(maxsize=1)

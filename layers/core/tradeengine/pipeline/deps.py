@@ -6,12 +6,18 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from contracts.status import AuditEvent
 from tradeengine.pipeline.ports import AuditSink, Counters, PlanQueue, SignalQueue, SignalStateStore, TradingStateStore
 from tradeengine.pipeline.recorder import Recorder
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from tradeengine.config import Settings
@@ -27,6 +33,7 @@ class Deps:
     audit: AuditSink
     counters: Counters
     trading_state: TradingStateStore
+    dead_letters: Any  # sqs_batch.DeadLetters: unreadable messages, with their reason
     exchange: Exchange
     rules: Any  # RulesSource: ``get(symbol) -> SymbolRules | None``
 
@@ -36,3 +43,106 @@ class Deps:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def parse_balances(text: str) -> dict[str, Decimal]:
+    """``USDT=10000,BTC=1`` → {"USDT": Decimal("10000"), "BTC": Decimal("1")}."""
+    out: dict[str, Decimal] = {}
+    for part in text.split(","):
+        if part.strip():
+            asset, _, amount = part.partition("=")
+            out[asset.strip().upper()] = Decimal(amount.strip())
+    return out
+
+
+def build_exchange(settings: Settings) -> Exchange:
+    """The venue: the paper exchange (SIMULATION_ENABLED=true, the default) or Binance testnet/mainnet."""
+    if settings.simulation_enabled:
+        return _LazyPaperExchange(settings)
+    from tradeengine.exchange.binance import BinanceExchange
+
+    return BinanceExchange.from_settings(settings)
+
+
+class _LazyPaperExchange:
+    """The paper exchange, built on first use: its exchangeInfo comes over the network from the market
+    data venue, which must not happen at import (a Lambda cold start, a test collecting modules)."""
+
+    name = "paper"
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._real: Any = None
+
+    def __getattr__(self, attr: str) -> Any:
+        if self._real is None:
+            import json
+            import urllib.request
+
+            from tradeengine.exchange.market_data import RestMarketData
+            from tradeengine.exchange.paper import PaperExchange
+            from tradeengine.stores.paper_book_dynamodb import DynamoDBPaperBookStore
+
+            url = self._settings.market_data_url.rstrip("/")
+            with urllib.request.urlopen(f"{url}/api/v3/exchangeInfo", timeout=10) as reply:  # noqa: S310
+                info = json.loads(reply.read())
+            self._real = PaperExchange(
+                info,
+                RestMarketData(url),
+                DynamoDBPaperBookStore.from_settings(self._settings),
+                starting_balances=parse_balances(self._settings.paper_starting_balances),
+            )
+        return getattr(self._real, attr)
+
+
+def build_deps(settings: Settings | None = None) -> Deps:
+    """Production wiring from Settings: DynamoDB, SQS, MongoDB and the configured venue.
+
+    Clients are created here, once per process; none of them touches the network until first used.
+    """
+    from tradeengine.config import get_settings
+    from tradeengine.stores.control import DynamoDBTradingState
+    from tradeengine.stores.counters import DynamoDBCounters
+    from tradeengine.stores.queues import SqsDeadLetters, plan_queue, signal_queue
+    from tradeengine.stores.rules_cache import RulesCache
+    from tradeengine.stores.signal_state import DynamoDBSignalStateStore
+
+    settings = settings or get_settings()
+    exchange = build_exchange(settings)
+    dlq = settings.signals_dlq_url or settings.orders_dlq_url
+    return Deps(
+        settings=settings,
+        store=DynamoDBSignalStateStore.from_settings(settings),
+        signals=signal_queue(settings),
+        plans=plan_queue(settings),
+        audit=build_audit(settings),
+        counters=DynamoDBCounters.from_settings(settings),
+        trading_state=DynamoDBTradingState.from_settings(settings),
+        dead_letters=SqsDeadLetters(dlq) if dlq else _LoggedDeadLetters(),
+        exchange=exchange,
+        rules=RulesCache.from_settings(settings, exchange),
+    )
+
+
+def build_audit(settings: Settings) -> AuditSink:
+    if settings.mongodb_url is None:
+        return _LoggedAudit()
+    from tradeengine.stores.audit import MongoAuditSink
+
+    return MongoAuditSink.from_settings(settings)
+
+
+class _LoggedAudit:
+    """Without MONGODB_URL the audit trail goes to the structured log (CloudWatch Logs on AWS)."""
+
+    def record(self, events: Sequence[AuditEvent]) -> None:
+        for event in events:
+            log.info("audit %s", event.model_dump_json())
+
+    def events(self, signal_id: str) -> Sequence[AuditEvent]:
+        return []
+
+
+class _LoggedDeadLetters:
+    def send(self, body: str, reason: str) -> None:
+        log.error("unreadable message (no dead-letter queue configured): %s", reason)

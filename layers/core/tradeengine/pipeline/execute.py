@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from contracts.orders import BracketKind, BracketPlacement, OrderPlan
 from contracts.status import SignalState
 from tradeengine.exchange.base import (
@@ -34,7 +36,7 @@ from tradeengine.exchange.base import (
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.exits import describe_outcome, order_summary, place_exits
 from tradeengine.pipeline.recorder import Recorder
-from tradeengine.pipeline.size import RetryLater
+from tradeengine.pipeline.size import MalformedMessage, RetryLater
 
 log = logging.getLogger(__name__)
 TRADES = "tradeengine_trades_total"
@@ -63,8 +65,11 @@ class ExecOutcome:
 
 def execute_message(body: Mapping[str, Any], deps: Deps) -> ExecOutcome:
     recorder = deps.recorder("execution")
-    sid = str(body["signal_id"])
-    plan = OrderPlan.model_validate(body["plan"])
+    try:
+        sid = str(body["signal_id"])
+        plan = OrderPlan.model_validate(body["plan"])
+    except (KeyError, ValidationError) as exc:
+        raise MalformedMessage(f"not an order plan message: {exc}") from exc
     record = recorder.store.get(sid)
     if record is None:
         raise RetryLater(f"signal {sid} has no state record yet")

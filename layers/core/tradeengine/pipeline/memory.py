@@ -91,6 +91,14 @@ class MemoryQueue:
         return out
 
 
+class MemoryDeadLetters:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []  # (body, reason)
+
+    def send(self, body: str, reason: str) -> None:
+        self.messages.append((body, reason))
+
+
 class MemoryAudit:
     def __init__(self) -> None:
         self._events: dict[tuple[str, int], AuditEvent] = {}
@@ -171,6 +179,7 @@ def memory_deps(
         audit=MemoryAudit(),
         counters=MemoryCounters(),
         trading_state=MemoryTradingState(),
+        dead_letters=MemoryDeadLetters(),
         exchange=exchange,
         rules=StaticRules(exchange.rules),
     )

@@ -14,6 +14,7 @@ tests): each main queue with its DLQ (``*-dlq.fifo``, 14 days' retention) and a 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -68,6 +69,26 @@ class SqsFifoQueue:
             MessageDeduplicationId=signal_id,
         )
         return str(response["MessageId"])
+
+
+class SqsDeadLetters:
+    """An unreadable message, sent to its queue's DLQ with the reason as a message attribute."""
+
+    def __init__(self, queue_url: str, *, sqs_client: Any = None) -> None:
+        self._url = queue_url
+        self._sqs = sqs_client or aws.client("sqs")
+
+    def send(self, body: str, reason: str) -> None:
+        kwargs: dict[str, Any] = {}
+        if self._url.endswith(".fifo"):
+            digest = hashlib.sha256(f"{reason}\n{body}".encode()).hexdigest()
+            kwargs = {"MessageGroupId": "unreadable", "MessageDeduplicationId": digest}
+        self._sqs.send_message(
+            QueueUrl=self._url,
+            MessageBody=body or "(empty)",
+            MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000] or "unreadable"}},
+            **kwargs,
+        )
 
 
 def signal_queue(settings: Settings, sqs_client: Any = None) -> SqsFifoQueue:

@@ -1,0 +1,33 @@
+"""Execution function: orders.fifo → the exchange, exactly once per signal.
+
+Two lines of defence against a second order: powertools idempotency on DynamoDB keyed by the signal id
+(payload-validated on the plan), then the use-case's own conditional state write and client-order-id
+lookup (``tradeengine.pipeline.execute``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from tradeengine.observability import logger, metrics
+from tradeengine.pipeline import deps as _deps
+from tradeengine.pipeline.execute import execute_message
+from tradeengine.pipeline.idempotency import once_per_signal
+from tradeengine.pipeline.sqs_batch import run_record
+
+DEPS = _deps.build_deps()
+execute_once = once_per_signal(DEPS.settings, lambda body: execute_message(body, DEPS))
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+
+def record_handler(record: SQSRecord) -> object:
+    return run_record(record.body, execute_once, DEPS.dead_letters)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    execute_once.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
