@@ -1,0 +1,4 @@
+from functions.bridge.service import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())
