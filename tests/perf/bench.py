@@ -40,10 +40,11 @@ def _pct(values: list[float], q: float) -> float:
 def bench_sizing(iterations: int = 20000) -> dict[str, str]:
     import json
 
-    from contracts import OrderPlan, Signal
     from tradeengine.engine import decide
     from tradeengine.rules import parse_exchange_info
     from tradeengine.sizing import Market
+
+    from contracts import OrderPlan, Signal
 
     info = json.loads((Path(__file__).parents[1] / "fixtures" / "exchange_info_2021_trimmed.json").read_text())
     rules = parse_exchange_info(info)
