@@ -16,7 +16,7 @@ from tradeengine.risk import TradingState
 from contracts.orders import BinanceOrderType, OrderRequest, Side
 from contracts.status import SignalState
 from tests.conftest import signal_dict
-from tests.unit.api_support import bearer, client, memory_deps
+from tests.unit.api_support import SECRET, bearer, client, memory_deps
 
 WRITE = bearer("signals:write")
 READ = bearer("orders:read")
@@ -153,7 +153,7 @@ def test_wait_that_times_out_answers_202_with_the_current_state() -> None:
     assert response.status_code == 202 and response.json()["status"] == "QUEUED"
 
 
-@pytest.mark.parametrize("wait", ["21", "-1", "soon"])
+@pytest.mark.parametrize("wait", ["21", "-1", "soon", "nan", "inf"])
 def test_wait_outside_0_to_20_seconds_is_refused_with_422(wait: str) -> None:
     c, deps = client()
     error = assert_error(post(c, signal_dict(), query=f"?wait={wait}"), 422, "validation_failed")
@@ -295,6 +295,18 @@ def test_openapi_documents_the_signal_body_and_docs_are_served() -> None:
     assert {"Signal", "SignalMeta"} <= set(doc["components"]["schemas"])
     assert json.dumps(doc).count("#/$defs/") == 0  # every reference resolves inside the document
     assert c.get("/docs").status_code == 200
+
+
+def test_a_failing_adapter_answers_a_json_500_that_quotes_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    class BrokenStore(MemorySignalStore):
+        def get(self, signal_id: str) -> SignalRecord | None:
+            raise RuntimeError(f"connect failed: {SECRET}")
+
+    c, _ = client(memory_deps(BrokenStore()))
+    response = c.get("/signals/any-signal", headers=READ)
+    assert_error(response, 500, "internal_error")
+    assert SECRET not in response.text and SECRET not in caplog.text
+    assert "RuntimeError" in caplog.text  # the kind of failure is logged for the operator
 
 
 def test_unknown_routes_and_methods_answer_json() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -25,6 +26,7 @@ from tradeengine.pipeline.ingest import IngestResult, ingest
 from tradeengine.pipeline.ports import SignalRecord
 
 router = APIRouter(tags=["signals"])
+log = logging.getLogger(__name__)
 
 MAX_WAIT_S = 20
 # Where ?wait= stops: a final state, or the order is on the book (its fate is now the market's; the
@@ -129,6 +131,7 @@ def _ingest(raw: Mapping[str, Any], deps: Deps) -> IngestResult:
     except Exception as exc:
         # The store or the queue is unreachable. A record left RECEIVED is queued by the retry, and the
         # queue's deduplication on signal_id makes the resend harmless.
+        log.warning("ingest failed (%s): answering 503", type(exc).__name__)
         raise ApiError(
             503,
             "unavailable",
