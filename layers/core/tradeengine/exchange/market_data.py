@@ -62,8 +62,13 @@ class RestMarketData:
     def average_price(self, symbol: str) -> Decimal:
         return Decimal(str(self._get("/api/v3/avgPrice", symbol)["price"]))
 
-    def _get(self, path: str, symbol: str) -> dict[str, Any]:
-        url = f"{self.base_url}{path}?{urllib.parse.urlencode({'symbol': symbol})}"
+    def exchange_info(self) -> dict[str, Any]:
+        """The venue's whole exchangeInfo (what the paper exchange trades by)."""
+        return self._get("/api/v3/exchangeInfo")
+
+    def _get(self, path: str, symbol: str | None = None) -> dict[str, Any]:
+        query = f"?{urllib.parse.urlencode({'symbol': symbol})}" if symbol is not None else ""
+        url = f"{self.base_url}{path}{query}"
         if not url.startswith(("http://", "https://")):
             raise ExchangeError(-1000, f"market data URL must be http(s): {self.base_url}")
         try:

@@ -76,19 +76,15 @@ class _LazyPaperExchange:
 
     def __getattr__(self, attr: str) -> Any:
         if self._real is None:
-            import json
-            import urllib.request
-
             from tradeengine.exchange.market_data import RestMarketData
             from tradeengine.exchange.paper import PaperExchange
             from tradeengine.stores.paper_book_dynamodb import DynamoDBPaperBookStore
 
-            url = self._settings.market_data_url.rstrip("/")
-            with urllib.request.urlopen(f"{url}/api/v3/exchangeInfo", timeout=10) as reply:  # noqa: S310
-                info = json.loads(reply.read())
+            market = RestMarketData(self._settings.market_data_url)
+            info = market.exchange_info()
             self._real = PaperExchange(
                 info,
-                RestMarketData(url),
+                market,
                 DynamoDBPaperBookStore.from_settings(self._settings),
                 starting_balances=parse_balances(self._settings.paper_starting_balances),
             )

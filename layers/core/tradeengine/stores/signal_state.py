@@ -256,7 +256,7 @@ class DynamoDBSignalStateStore:
             except Exception as exc:
                 if aws.error_code(exc) != _CONFLICT:
                     raise
-                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter, not a secret
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 (jitter, not a secret)
                 continue
             return record_from_item(response["Attributes"])
         raise SignalStateConflict(f"signal {signal_id}: still contended after {_ATTEMPTS} attempts to reach {to}")
