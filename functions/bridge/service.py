@@ -21,6 +21,7 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
@@ -45,6 +46,7 @@ class Bridge:
         self._tasks: set[asyncio.Task[None]] = set()
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._request_sub: Subscription | None = None
 
     def stop(self) -> None:
         """SIGTERM: stop fetching, finish the sends in flight, flush acks, close."""
@@ -61,7 +63,9 @@ class Bridge:
         try:
             await self._ensure_streams(self._js)
             sub = await self._subscribe(self._js)
-            await nc.subscribe(self.settings.request_subject, queue=QUEUE_GROUP, cb=self._on_request)
+            self._request_sub = await nc.subscribe(
+                self.settings.request_subject, queue=QUEUE_GROUP, cb=self._on_request
+            )
             log.info(
                 "bridge: consuming %s (stream %s, durable %s) into %s",
                 self.settings.nats_signal_subject,
@@ -100,8 +104,17 @@ class Bridge:
             options["user_credentials"] = s.nats_creds_file
         delay = 0.5
         while not self._stopping.is_set():
+            connecting = asyncio.ensure_future(nats.connect(**options))
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not connecting.done():  # SIGTERM while the client still retries its servers
+                connecting.cancel()
+                with contextlib.suppress(BaseException):
+                    await connecting
+                return None
             try:
-                nc = await nats.connect(**options)
+                nc = connecting.result()
                 self.health.nats_connected = True
                 return nc
             except Exception as exc:  # no server reachable yet: back off, exponentially, with jitter
@@ -112,7 +125,8 @@ class Bridge:
 
     async def _on_disconnected(self) -> None:
         self.health.nats_connected = False
-        log.warning("bridge: NATS disconnected; reconnecting")
+        if not self._stopping.is_set():
+            log.warning("bridge: NATS disconnected; reconnecting")
 
     async def _on_reconnected(self) -> None:
         self.health.nats_connected = True
@@ -173,7 +187,7 @@ class Bridge:
                 continue
             try:
                 msgs = await sub.fetch(s.bridge_fetch_batch, timeout=s.bridge_fetch_timeout_seconds)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):  # nothing to fetch within the timeout: normal
                 failures = 0
                 continue
             except Exception as exc:  # connection lost, JetStream unavailable: the client reconnects
@@ -325,13 +339,18 @@ class Bridge:
                 metrics.CONSUMER_ACK_PENDING.set(info.num_ack_pending or 0)
 
     async def _drain(self, nc: Client) -> None:
+        if self._request_sub is not None:  # take no new requests; answer the ones already received
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._request_sub.drain(), timeout=5)
         pending = set(self._tasks)
         if pending:
             _, late = await asyncio.wait(pending, timeout=self.settings.bridge_drain_timeout_seconds)
             if late:
                 log.warning("bridge: %d sends still running at drain timeout; JetStream will redeliver", len(late))
         with contextlib.suppress(Exception):
-            await nc.drain()  # flushes the acks, answers the requests already received
+            await nc.flush(timeout=5)  # the acks leave before the connection closes
+        with contextlib.suppress(Exception):
+            await nc.close()
         self.sender.close()
         log.info("bridge: drained")
 
