@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import signal
@@ -29,8 +28,9 @@ from functions.bridge import metrics
 from functions.bridge.deadletter import dead_letter
 from functions.bridge.decode import Entry, Malformed, decode
 from functions.bridge.probes import Health, ProbeServer
+from functions.bridge.replies import answer
 from functions.bridge.settings import BridgeSettings
-from functions.bridge.sqs import Failure, Outcome, SqsSender
+from functions.bridge.sqs import Outcome, SqsSender
 
 log = logging.getLogger("tradeengine.bridge")
 QUEUE_GROUP = "petrosa-bridge"
@@ -280,37 +280,8 @@ class Bridge:
         metrics.PROCESSED.labels(status="invalid").inc()
         log.info("bridge: dead-lettered stream seq %s: %s", meta.sequence.stream, reason[:200])
 
-    # -- core-NATS request/reply ------------------------------------------------------------------------
-
     async def _on_request(self, msg: Msg) -> None:
-        """A request gets the ingest result: queued (with its signal_id) or the errors, in IngestResult's shape."""
-        now = datetime.now(UTC)
-        decoded = decode(msg.data, now, self.settings.bridge_max_payload_bytes)
-        reply: dict[str, Any]
-        if isinstance(decoded, Malformed):
-            errors = decoded.errors or [{"field": "(body)", "rule": "malformed", "message": decoded.reason}]
-            reply = {"signal_id": _claimed_id(msg.data), "state": None, "duplicate": False, "errors": errors}
-            metrics.PROCESSED.labels(status="invalid").inc()
-            result = "invalid"
-        else:
-            outcome = (await self.sender.send([decoded]))[0]
-            if outcome is None:
-                reply = {"signal_id": decoded.signal_id, "state": "QUEUED", "duplicate": False, "errors": []}
-                metrics.PROCESSED.labels(status="accepted").inc()
-                result = "queued"
-            else:
-                reply = {
-                    "signal_id": decoded.signal_id,
-                    "state": None,
-                    "duplicate": False,
-                    "errors": [_queue_error(outcome)],
-                    "retryable": not outcome.sender_fault,
-                }
-                metrics.PROCESSED.labels(status="failed").inc()
-                result = "failed"
-        metrics.REPLIES.labels(result=result).inc()
-        if msg.reply:
-            await msg.respond(json.dumps(reply).encode())
+        await answer(msg, self.sender, self.settings.bridge_max_payload_bytes)
 
     # -- background and shutdown ------------------------------------------------------------------------
 
@@ -366,17 +337,6 @@ def _stream_time(msg: Msg) -> datetime:
     except Exception:
         return datetime.now(UTC)
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-
-
-def _claimed_id(data: bytes) -> str | None:
-    with contextlib.suppress(Exception):
-        sid = json.loads(data).get("signal_id")
-        return sid if isinstance(sid, str) else None
-    return None
-
-
-def _queue_error(failure: Failure) -> dict[str, str]:
-    return {"field": "(queue)", "rule": failure.code, "message": failure.message}
 
 
 def main() -> int:
