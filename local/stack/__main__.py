@@ -1,0 +1,109 @@
+"""``python -m local.stack {up,down,status,run,demo}``: the laptop stack from one command.
+
+- ``up``: start (or reuse) the servers, deploy template.yaml, start the bridge; print the URLs.
+- ``run``: ``up``, send the seed's examples through the HTTP API and NATS, print the results table and
+  the URLs, then keep serving until Ctrl-C (which stops the stack).
+- ``demo``: ``up``, the examples and the table, then exit: 0 only if every example reached its
+  expected state. The stack keeps running (``down`` stops it).
+- ``down``: stop every recorded server by its PID.  ``status``: what runs, where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+from local.stack import stack
+
+console = Console()
+
+
+def _up(redeploy: bool) -> stack.Endpoints:
+    started = time.monotonic()
+    with console.status("[bold]starting the laptop stack[/]", spinner="dots") as status:
+
+        def step(part: str, msg: str) -> None:
+            console.log(f"[cyan]{part:<10}[/] {msg}")
+            status.update(f"[bold]{part}[/]: {msg}")
+
+        ends = stack.up(step, redeploy=redeploy)
+    console.log(f"[green]stack ready[/] in {time.monotonic() - started:.1f}s")
+    return ends
+
+
+def print_urls(ends: stack.Endpoints) -> None:
+    table = Table(title="Laptop stack", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("where", overflow="fold")
+    table.add_row("HTTP API", ends.api_base)
+    table.add_row("API docs", f"{ends.api_base}/docs")
+    table.add_row("Prometheus metrics", f"{ends.api_base}/metrics")
+    table.add_row("API from scripts", f"{ends.api_request_base()[0]}  (Host: {ends.api_host})")
+    table.add_row("MongoDB (audit)", f"{ends.mongo}  db petrosa, collection audit_events")
+    table.add_row("NATS (JetStream)", f"{ends.nats}  subject signals.trading")
+    table.add_row("Bridge metrics", f"{ends.bridge}/metrics")
+    table.add_row("Local exchange", f"{ends.exchange}  (admin: /admin/price)")
+    table.add_row("AWS (MiniStack)", ends.aws)
+    key_file = ".local-stack/jwt-secret"
+    table.add_row("Token", f"JWT_SECRET_KEY=$(cat {key_file}) uv run tradeengine token --scope admin")
+    console.print(table)
+
+
+def _serve_forever() -> int:
+    console.print("[bold]serving[/]: Ctrl-C stops the stack")
+    stopping = False
+
+    def _stop(_sig: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stopping:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    stack.down(lambda part, msg: console.log(f"[cyan]{part:<10}[/] {msg}"))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "down", "status", "run", "demo"])
+    parser.add_argument("--redeploy", action="store_true", help="deploy even if nothing changed")
+    args = parser.parse_args(argv)
+    if args.command == "down":
+        stack.down(lambda part, msg: console.log(f"[cyan]{part:<10}[/] {msg}"))
+        return 0
+    if args.command == "status":
+        for name, record in stack.status().items():
+            running = "running" if record["running"] else "stopped"
+            console.print(f"{name:<11} {running:<8} {record['url']}  pid {record['pid']}")
+        return 0
+    try:
+        ends = _up(args.redeploy)
+    except RuntimeError as exc:
+        console.print(f"[red]the stack did not come up[/]: {exc}")
+        return 1
+    if args.command == "up":
+        print_urls(ends)
+        return 0
+    from local.stack import demo
+
+    results = demo.run_examples(ends, console)
+    console.print(demo.results_table(results))
+    print_urls(ends)
+    ok = all(r.ok for r in results)
+    console.print("[green]every example reached its expected state[/]" if ok else "[red]some examples did not[/]")
+    if args.command == "demo":
+        return 0 if ok else 1
+    return _serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
