@@ -13,7 +13,8 @@ shape and exits 1.
 
 Two conveniences for the shipped sample events (``--verbatim`` turns both off): an ``authorization``
 header ``Bearer REPLACE-WITH-...--scope-SCOPE`` becomes a token minted with the stack's key, and a
-signal's ``timestamp`` in a body becomes now (a sample signal would otherwise be STALE_SIGNAL).
+signal's ``timestamp`` in a body (or in a queue message's ``signal``) becomes now (a sample signal
+would otherwise be STALE_SIGNAL).
 """
 
 from __future__ import annotations
@@ -99,9 +100,12 @@ def _freshen(event: Any, secret: str | None) -> Any:
             body = json.loads(holder["body"])
         except (TypeError, ValueError):
             continue
-        if isinstance(body, dict) and "timestamp" in body:
-            body["timestamp"] = now
-            holder["body"] = json.dumps(body, separators=(",", ":"))
+        if not isinstance(body, dict):
+            continue
+        for signal in (body, body.get("signal")):  # an API body is the signal; a queue body wraps it
+            if isinstance(signal, dict) and "timestamp" in signal:
+                signal["timestamp"] = now
+        holder["body"] = json.dumps(body, separators=(",", ":"))
     return fresh
 
 

@@ -1,0 +1,207 @@
+"""The seed's example signals, sent through the deployed stack's public faces: the HTTP API and NATS.
+
+Each example goes once through ``POST /trade/signal`` (API Gateway → api function → signals.fifo) and
+once through JetStream ``signals.trading`` (bridge → signals.fifo); both then flow sizing → orders.fifo
+→ execution against the paper exchange priced by the local exchange. A result is read back only through
+``GET /signals/{id}``, as a user would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from local.stack.stack import Endpoints
+
+WAIT_S = 90.0  # per run: the first signal pays every function's cold start
+POLL_S = 0.25
+
+
+@dataclass(frozen=True)
+class Example:
+    label: str
+    fields: dict[str, Any]
+    expect: str  # the state the signal must reach (FILLED for market orders; a resting limit stays OPEN)
+
+
+# The seed's examples (local/examples.py shows the same ones as a dry run), priced like the local exchange.
+EXAMPLES = (
+    Example("BTCUSDT market, dynamic minimum", {"symbol": "BTCUSDT", "price": "45000"}, "FILLED"),
+    Example("DOGEUSDT market, dynamic minimum", {"symbol": "DOGEUSDT", "price": "0.08"}, "FILLED"),
+    Example("ETHUSDT market, dynamic minimum", {"symbol": "ETHUSDT", "price": "3000"}, "FILLED"),
+    Example(
+        "BTCUSDT limit with SL/TP",
+        {
+            "symbol": "BTCUSDT",
+            "price": "44900",
+            "quantity": "0.001",
+            "meta": {"order_type": "limit", "stop_loss_pct": 2.0, "take_profit_pct": 5.0},
+        },
+        "OPEN",
+    ),
+)
+
+
+@dataclass
+class Result:
+    example: Example
+    path: str  # "http" | "nats"
+    signal_id: str
+    sent_at: float
+    record: dict[str, Any] = field(default_factory=dict)
+    seen_at: float | None = None
+
+    @property
+    def state(self) -> str:
+        return str(self.record.get("state", "—"))
+
+    @property
+    def ok(self) -> bool:
+        return self.state == self.example.expect
+
+
+def signal_body(example: Example, signal_id: str) -> dict[str, Any]:
+    return {
+        "strategy_id": "momentum_v1",
+        "action": "buy",
+        "quantity": 0.0,
+        "confidence": 0.85,
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "meta": {"order_type": "market"},
+        **example.fields,
+        "signal_id": signal_id,
+    }
+
+
+class Api:
+    """The HTTP API through the emulator's gateway, addressed by AWS's host-based form."""
+
+    def __init__(self, ends: Endpoints, scopes: tuple[str, ...] = ("admin",)) -> None:
+        from tradeengine.api.tokens import mint
+
+        self.base, self.host = ends.api_request_base()
+        self.token = mint(ends.jwt_secret, "local-demo", list(scopes), 3600)
+
+    def call(self, method: str, path: str, body: Any = None, auth: bool = True) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Host": self.host, "content-type": "application/json"}
+        if auth:
+            headers["authorization"] = f"Bearer {self.token}"
+        url = f"{self.base}{path}"  # http://127.0.0.1:PORT: the emulator's gateway
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=35) as reply:  # noqa: S310 (loopback URL we built)
+                raw = reply.read()
+                status = reply.status
+        except urllib.error.HTTPError as exc:
+            raw, status = exc.read(), exc.code
+        text = raw.decode(errors="replace")
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    def signal(self, signal_id: str) -> dict[str, Any] | None:
+        status, body = self.call("GET", f"/signals/{signal_id}")
+        return body if status == 200 and isinstance(body, dict) else None
+
+
+async def _publish(nats_url: str, bodies: list[dict[str, Any]], subject: str = "signals.trading") -> None:
+    import nats
+
+    nc = await nats.connect(nats_url, connect_timeout=3, max_reconnect_attempts=1)
+    try:
+        js = nc.jetstream()
+        for body in bodies:
+            await js.publish(subject, json.dumps(body).encode(), headers={"Nats-Msg-Id": body["signal_id"]})
+    finally:
+        await nc.drain()
+
+
+def publish_nats(nats_url: str, bodies: list[dict[str, Any]]) -> None:
+    asyncio.run(_publish(nats_url, bodies))
+
+
+def send(api: Api, ends: Endpoints, examples: tuple[Example, ...] = EXAMPLES, tag: str | None = None) -> list[Result]:
+    tag = tag or uuid.uuid4().hex[:8]
+    results: list[Result] = []
+    for i, example in enumerate(examples):
+        sid = f"demo-{tag}-{i}-http"
+        status, body = api.call("POST", "/trade/signal", signal_body(example, sid))
+        if status != 202:
+            raise RuntimeError(f"POST /trade/signal answered {status}: {body}")
+        results.append(Result(example, "http", sid, time.monotonic()))
+    nats_bodies = [signal_body(example, f"demo-{tag}-{i}-nats") for i, example in enumerate(examples)]
+    publish_nats(ends.nats, nats_bodies)
+    sent = time.monotonic()
+    results += [Result(ex, "nats", b["signal_id"], sent) for ex, b in zip(examples, nats_bodies, strict=True)]
+    return results
+
+
+def wait(api: Api, results: list[Result], timeout: float = WAIT_S) -> None:
+    """Poll each signal until it reaches its expected state or a terminal one (bounded by ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    pending = list(results)
+    while pending and time.monotonic() < deadline:
+        for result in list(pending):
+            record = api.signal(result.signal_id)
+            if record is None:
+                continue
+            result.record = record
+            if result.ok or record.get("terminal"):
+                result.seen_at = time.monotonic()
+                pending.remove(result)
+        time.sleep(POLL_S)
+
+
+def run_examples(ends: Endpoints, console: Console) -> list[Result]:
+    api = Api(ends)
+    with console.status("[bold]sending the seed's examples through the HTTP API and NATS[/]"):
+        results = send(api, ends)
+        wait(api, results)
+    return results
+
+
+def _sized(record: dict[str, Any]) -> str:
+    plan = record.get("plan") or {}
+    order = plan.get("order") or {}
+    if not order:
+        return record.get("code") or "—"
+    qty = order.get("quantity") or (f"{order.get('quote_order_qty')} quote" if order.get("quote_order_qty") else "?")
+    text = f"{order.get('side', '?')} {order.get('type', '?')} {qty}"
+    if order.get("price"):
+        text += f" @ {order['price']}"
+    brackets = plan.get("brackets") or {}
+    legs = brackets.get("legs") or []
+    if legs:
+        text += " | " + ", ".join(f"{leg.get('type')}@{leg.get('stop_price') or leg.get('price')}" for leg in legs)
+    return text
+
+
+def _fill(record: dict[str, Any]) -> tuple[str, str]:
+    entry = (record.get("execution") or {}).get("entry") or {}
+    fees = ", ".join(f"{v} {k}" for k, v in (entry.get("commission") or {}).items())
+    return entry.get("avg_price") or "—", fees or "—"
+
+
+def results_table(results: list[Result]) -> Table:
+    table = Table(title="The seed's examples through the deployed stack")
+    for column in ("signal", "path", "sized order", "status", "fill price", "fees", "latency"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        price, fees = _fill(r.record)
+        latency = f"{r.seen_at - r.sent_at:.2f}s" if r.seen_at else "—"
+        mark = "[green]" if r.ok else "[red]"
+        status = f"{mark}{r.state}[/] (want {r.example.expect})" if not r.ok else f"{mark}{r.state}[/]"
+        table.add_row(r.example.label, r.path, _sized(r.record), status, price, fees, latency)
+    return table
