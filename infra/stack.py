@@ -1,0 +1,351 @@
+"""The deployable stack in CDK: the same functions, layer, queues, tables, event sources and environment as
+template.yaml (tests/infra/test_cdk.py proves the parity), plus the dashboard and alarms (infra/monitoring.py).
+
+Construct ids equal template.yaml's logical ids, so both read the same in the console and in the parity test.
+Values come from infra/config.py (template defaults + samconfig.toml), resolved at synth time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsii
+from aws_cdk import (
+    BundlingOptions,
+    DockerImage,
+    Duration,
+    ILocalBundling,
+    RemovalPolicy,
+    Stack,
+)
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_dynamodb as ddb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import ROOT, StackConfig
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+METRICS_NAMESPACE = "Petrosa/TradeEngine"
+FUNCTION_TIMEOUT = Duration.seconds(30)
+QUEUE_VISIBILITY = Duration.seconds(6 * 30)  # AWS's guidance: 6 x the consumer's timeout
+MAX_RECEIVE_COUNT = 5
+
+
+@jsii.implements(ILocalBundling)
+class _MakeLayer:
+    """Builds the layer with layers/Makefile (uv cross-installs arm64/cp312 wheels): no Docker needed."""
+
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **_: Any) -> bool:
+        import subprocess
+
+        make = [
+            "make",
+            "--no-print-directory",
+            "-C",
+            str(ROOT / "layers"),
+            "build-CoreLayer",
+            f"ARTIFACTS_DIR={output_dir}",
+        ]
+        subprocess.run(make, check=True)  # noqa: S603 - fixed argv, no shell
+        return True
+
+
+@dataclass
+class Functions:
+    api: lambda_.Function
+    sizing: lambda_.Function
+    execution: lambda_.Function
+    monitor: lambda_.Function
+    all: dict[str, lambda_.Function] = field(default_factory=dict)
+
+
+class TradeEngineStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self._tables()
+        self._queues()
+        self.layer = lambda_.LayerVersion(
+            self,
+            "CoreLayer",
+            description="tradeengine + contracts + pinned runtime dependencies (layers/deps/requirements.txt)",
+            code=lambda_.Code.from_asset(
+                str(ROOT / "layers"),
+                bundling=BundlingOptions(
+                    image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"), local=_MakeLayer()
+                ),
+            ),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[lambda_.Architecture.ARM_64],
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.functions = self._functions()
+        self.api = self._http_api()
+        from infra.monitoring import add_monitoring
+
+        add_monitoring(self)
+
+    # --- DynamoDB: the key schemas of tradeengine/stores/*.py::create_table ---------------------------------
+    def _table(self, cid: str, pk: str, *, sk: str | None = None, ttl: str | None = None, keep: bool) -> ddb.Table:
+        return ddb.Table(
+            self,
+            cid,
+            partition_key=ddb.Attribute(name=pk, type=ddb.AttributeType.STRING),
+            sort_key=ddb.Attribute(name=sk, type=ddb.AttributeType.STRING) if sk else None,
+            billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=ttl,
+            point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=self.config.is_prod and keep,
+            removal_policy=RemovalPolicy.RETAIN if keep else RemovalPolicy.DESTROY,
+        )
+
+    def _tables(self) -> None:
+        self.signals_table = self._table("SignalsTable", "pk", ttl="expires_at", keep=True)
+        # sparse: open_state exists only while the order may be live, so the monitor never scans
+        self.signals_table.add_global_secondary_index(
+            index_name="open-signals",
+            partition_key=ddb.Attribute(name="open_state", type=ddb.AttributeType.STRING),
+            sort_key=ddb.Attribute(name="created_at", type=ddb.AttributeType.STRING),
+            projection_type=ddb.ProjectionType.ALL,
+        )
+        self.rules_table = self._table("RulesTable", "pk", ttl="expires_at", keep=False)
+        self.idempotency_table = self._table("IdempotencyTable", "id", ttl="expiration", keep=False)
+        self.paper_book_table = self._table("PaperBookTable", "pk", keep=True)
+        self.counters_table = self._table("CountersTable", "pk", sk="sk", keep=True)
+        self.control_table = self._table("ControlTable", "pk", keep=True)
+
+    # --- SQS FIFO: group = symbol, dedup = signal id; DLQ after 5 receives, kept 14 days -------------------
+    def _fifo(self, cid: str, name: str, dlq: sqs.IQueue | None) -> sqs.Queue:
+        return sqs.Queue(
+            self,
+            cid,
+            queue_name=f"{self.stack_name}-{name}.fifo",
+            fifo=True,
+            content_based_deduplication=False,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=QUEUE_VISIBILITY if dlq else None,
+            retention_period=None if dlq else Duration.days(14),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=MAX_RECEIVE_COUNT) if dlq else None,
+        )
+
+    def _queues(self) -> None:
+        self.signals_dlq = self._fifo("SignalsDeadLetterQueue", "signals-dlq", None)
+        self.signals_queue = self._fifo("SignalsQueue", "signals", self.signals_dlq)
+        self.orders_dlq = self._fifo("OrdersDeadLetterQueue", "orders-dlq", None)
+        self.orders_queue = self._fifo("OrdersQueue", "orders", self.orders_dlq)
+
+    # --- functions -------------------------------------------------------------------------------------------
+    def _common_environment(self) -> dict[str, str]:
+        c = self.config
+        env = {
+            "ENVIRONMENT": c.get("Environment"),
+            "LOG_LEVEL": c.get("LogLevel"),
+            "POWERTOOLS_LOG_LEVEL": c.get("LogLevel"),
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "SIMULATION_ENABLED": c.get("SimulationEnabled"),
+            "BINANCE_TESTNET": c.get("BinanceTestnet"),
+            "MARKET_DATA_URL": c.get("MarketDataUrl"),
+            "PAPER_STARTING_BALANCES": c.get("PaperStartingBalances"),
+            "MONGODB_DATABASE": c.get("MongoDbDatabase"),
+            "SIGNALS_TABLE": self.signals_table.table_name,
+            "COUNTERS_TABLE": self.counters_table.table_name,
+            "CONTROL_TABLE": self.control_table.table_name,
+            "RULES_TABLE": self.rules_table.table_name,
+            "PAPER_BOOK_TABLE": self.paper_book_table.table_name,
+            "SIGNALS_QUEUE_URL": self.signals_queue.queue_url,
+            "ORDERS_QUEUE_URL": self.orders_queue.queue_url,
+        }
+        if c.optional("BinanceBaseUrl"):
+            env["BINANCE_BASE_URL"] = c.get("BinanceBaseUrl")
+        if c.optional("BinanceSecretName"):
+            env["BINANCE_SECRET_ID"] = c.get("BinanceSecretName")
+        # Secrets Manager dynamic references, resolved by CloudFormation at deploy (never in the template).
+        if c.optional("MongoDbUrlSecretName"):
+            env["MONGODB_URL"] = _resolve(c.get("MongoDbUrlSecretName"))
+        elif c.optional("MongoDbUrl"):
+            env["MONGODB_URL"] = c.get("MongoDbUrl")
+        return env
+
+    def _function(
+        self,
+        cid: str,
+        folder: str,
+        service: str,
+        *,
+        timeout: Duration = FUNCTION_TIMEOUT,
+        memory: int = 512,
+        extra_env: dict[str, str] | None = None,
+    ) -> lambda_.Function:
+        log_group = _log_group(
+            self,
+            f"{cid.removesuffix('Function')}LogGroup",
+            f"/aws/lambda/{self.stack_name}-{folder}",
+            self.config.get("LogRetentionDays"),
+        )
+        # Its own role, writing only to its own log group (no AWSLambdaBasicExecutionRole: that one may write
+        # to every log group of the account).
+        role = iam.Role(
+            self,
+            f"{cid}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{cid}: its tables, queues and secrets only",
+        )
+        log_group.grant_write(role)
+        fn = lambda_.Function(
+            self,
+            cid,
+            role=role,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="app.handler",
+            code=lambda_.Code.from_asset(str(ROOT / "functions" / folder), exclude=["__pycache__", "*.pyc"]),
+            layers=[self.layer],
+            timeout=timeout,
+            memory_size=memory,
+            log_group=log_group,
+            environment={**self._common_environment(), "POWERTOOLS_SERVICE_NAME": service, **(extra_env or {})},
+        )
+        if secret_name := self.config.optional("BinanceSecretName"):
+            secret = secretsmanager.Secret.from_secret_name_v2(self, f"{cid}BinanceSecret", secret_name)
+            secret.grant_read(fn)
+        return fn
+
+    def _functions(self) -> Functions:
+        api_env: dict[str, str] = {}
+        if self.config.optional("JwtSecretName"):
+            api_env["JWT_SECRET_KEY"] = _resolve(self.config.get("JwtSecretName"))
+        elif self.config.optional("JwtSecretKey"):
+            api_env["JWT_SECRET_KEY"] = self.config.get("JwtSecretKey")
+        api = self._function(
+            "ApiFunction", "api", "tradeengine-api", timeout=Duration.seconds(29), memory=1024, extra_env=api_env
+        )
+        for table in (self.signals_table, self.counters_table, self.control_table, self.paper_book_table):
+            table.grant_read_write_data(api)
+        self.signals_queue.grant_send_messages(api)
+
+        sizing = self._function(
+            "SizingFunction", "sizing", "tradeengine-sizing", extra_env={"SIGNALS_DLQ_URL": self.signals_dlq.queue_url}
+        )
+        for table in (self.signals_table, self.counters_table, self.rules_table, self.paper_book_table):
+            table.grant_read_write_data(sizing)
+        self.control_table.grant_read_data(sizing)
+        self.orders_queue.grant_send_messages(sizing)
+        self.signals_dlq.grant_send_messages(sizing)
+        sizing.add_event_source(
+            sources.SqsEventSource(self.signals_queue, batch_size=10, report_batch_item_failures=True)
+        )
+
+        execution = self._function(
+            "ExecutionFunction",
+            "execution",
+            "tradeengine-execution",
+            extra_env={
+                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
+                "ORDERS_DLQ_URL": self.orders_dlq.queue_url,
+            },
+        )
+        for table in (
+            self.signals_table,
+            self.counters_table,
+            self.rules_table,
+            self.paper_book_table,
+            self.idempotency_table,
+        ):
+            table.grant_read_write_data(execution)
+        self.orders_dlq.grant_send_messages(execution)
+        execution.add_event_source(
+            sources.SqsEventSource(self.orders_queue, batch_size=10, report_batch_item_failures=True)
+        )
+
+        monitor = self._function("MonitorFunction", "monitor", "tradeengine-monitor", timeout=Duration.seconds(60))
+        for table in (self.signals_table, self.counters_table, self.paper_book_table):
+            table.grant_read_write_data(monitor)
+        events.Rule(
+            self,
+            "MonitorFunctionSchedule",
+            description="follow open orders to their end",
+            schedule=events.Schedule.expression(self.config.get("MonitorSchedule")),
+            targets=[targets.LambdaFunction(monitor)],
+        )
+        fns = Functions(api, sizing, execution, monitor)
+        fns.all = {
+            "ApiFunction": api,
+            "SizingFunction": sizing,
+            "ExecutionFunction": execution,
+            "MonitorFunction": monitor,
+        }
+        return fns
+
+    # --- HTTP API: the $default route sends every path and method to FastAPI --------------------------------
+    def _http_api(self) -> apigw.HttpApi:
+        api = apigw.HttpApi(
+            self,
+            "HttpApi",
+            description="Petrosa Trading Engine API (JWT bearer auth in the app; /health, /ready, /live are public)",
+            default_integration=integrations.HttpLambdaIntegration(
+                "ApiIntegration",
+                self.functions.api,
+                payload_format_version=apigw.PayloadFormatVersion.VERSION_2_0,
+            ),
+            create_default_stage=False,
+        )
+        access_logs = _log_group(
+            self, "ApiAccessLogGroup", f"/aws/http-api/{self.stack_name}", self.config.get("LogRetentionDays")
+        )
+        apigw.HttpStage(
+            self,
+            "HttpApiDefaultStage",
+            http_api=api,
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigw.ThrottleSettings(rate_limit=50, burst_limit=100),
+            access_log_settings=_AccessLogs(access_logs),
+        )
+        return api
+
+
+@jsii.implements(apigw.IAccessLogSettings)
+class _AccessLogs:
+    def __init__(self, group: logs.ILogGroup) -> None:
+        self._destination = apigw.LogGroupLogDestination(group)
+
+    @property
+    def destination(self) -> apigw.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> Any:
+        from aws_cdk import aws_apigateway as apigw_v1
+
+        return apigw_v1.AccessLogFormat.custom(
+            '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
+            '"requestTime":"$context.requestTime","method":"$context.httpMethod","path":"$context.path",'
+            '"status":"$context.status","latencyMs":"$context.responseLatency",'
+            '"integrationError":"$context.integrationErrorMessage"}'
+        )
+
+
+def _resolve(secret_name: str) -> str:
+    return "{{resolve:secretsmanager:" + secret_name + "}}"
+
+
+def _log_group(scope: Construct, cid: str, name: str, days: str) -> logs.LogGroup:
+    group = logs.LogGroup(scope, cid, log_group_name=name, removal_policy=RemovalPolicy.DESTROY)
+    # template.yaml's LogRetentionDays takes any value CloudWatch accepts; set it as is on the L1.
+    cfn = group.node.default_child
+    assert isinstance(cfn, logs.CfnLogGroup)
+    cfn.retention_in_days = int(days)
+    return group
