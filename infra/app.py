@@ -10,12 +10,12 @@ import os
 
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
-from aws_cdk import App, Validations  # noqa: E402 - after the jsii environment above
-from cdk_nag import AwsSolutionsChecks  # noqa: E402
+from aws_cdk import App, Validations
+from cdk_nag import AwsSolutionsChecks
 
-from infra.config import StackConfig  # noqa: E402
-from infra.nag import acknowledge  # noqa: E402
-from infra.stack import TradeEngineStack  # noqa: E402
+from infra.config import StackConfig
+from infra.nag import acknowledge
+from infra.stack import TradeEngineStack
 
 
 def build_app(environment: str | None = None, **app_kwargs: object) -> tuple[App, TradeEngineStack]:
