@@ -199,6 +199,11 @@ class Bridge:
             failures = 0
             metrics.FETCH_BATCH_SIZE.observe(len(msgs))
             await self._dispatch(msgs)
+        # Messages delivered after the last fetch returned wait in the client: send them too, rather than
+        # leave them un-acked until ack_wait runs out.
+        with contextlib.suppress(Exception):
+            if sub.pending_msgs > 0:
+                await self._dispatch(await sub.fetch(sub.pending_msgs, timeout=0.5))
 
     async def _dispatch(self, msgs: list[Msg]) -> None:
         entries: list[tuple[Msg, Entry]] = []
