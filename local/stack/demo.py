@@ -182,9 +182,9 @@ def _sized(record: dict[str, Any]) -> str:
     if order.get("price"):
         text += f" @ {order['price']}"
     brackets = plan.get("brackets") or {}
-    legs = brackets.get("legs") or []
+    legs = [leg for leg in (brackets.get("stop_loss"), brackets.get("take_profit")) if leg]
     if legs:
-        text += " | " + ", ".join(f"{leg.get('type')}@{leg.get('stop_price') or leg.get('price')}" for leg in legs)
+        text += " | " + ", ".join(f"{leg.get('type')} {leg.get('stop_price') or leg.get('price')}" for leg in legs)
     return text
 
 
