@@ -1,0 +1,301 @@
+"""template.yaml: linted (cfn-lint, sam validate --lint), and true to the code it deploys.
+
+The code is the reference: table key schemas come from the stores' ``create_table`` helpers, env var names
+from ``Settings``, the redrive count from ``stores.queues``; the layer's requirements from ``uv.lock``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.config import ROOT, load_template, parameter_values
+
+TEMPLATE = ROOT / "template.yaml"
+REQUIREMENTS = ROOT / "layers" / "deps" / "requirements.txt"
+SAM_CLI = "aws-sam-cli==1.170.0"
+
+T = load_template()
+RESOURCES: dict[str, Any] = T["Resources"]
+FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+GLOBAL_ENV: dict[str, Any] = T["Globals"]["Function"]["Environment"]["Variables"]
+
+
+def _props(logical_id: str) -> dict[str, Any]:
+    return dict(RESOURCES[logical_id]["Properties"])
+
+
+def test_cfn_lint_passes() -> None:
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(cfn_lint), str(TEMPLATE)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cfn_lint_catches_a_broken_template(tmp_path: Path) -> None:
+    broken = tmp_path / "template.yaml"
+    broken.write_text(TEMPLATE.read_text().replace("BillingMode: PAY_PER_REQUEST", "BillingMode: PAY_PER_REQUESTS", 1))
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(cfn_lint), str(broken)], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+
+
+def test_sam_validate_lint() -> None:
+    uvx = shutil.which("uvx")
+    if uvx is None:
+        pytest.skip("uvx is not on PATH: sam validate --lint runs aws-sam-cli in its own tool environment")
+    env = {
+        **os.environ,
+        "SAM_CLI_TELEMETRY": "0",
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    }
+    result = subprocess.run(
+        [uvx, "--from", SAM_CLI, "sam", "validate", "--lint", "--template-file", str(TEMPLATE)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env=env,
+    )
+    if result.returncode != 0 and "valid SAM Template" not in result.stdout and _looks_offline(result.stderr):
+        pytest.skip(f"{SAM_CLI} could not be installed from PyPI (offline?): {result.stderr.strip()[-300:]}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout
+
+
+def _looks_offline(stderr: str) -> bool:
+    return any(s in stderr for s in ("Failed to fetch", "error sending request", "dns error", "Could not connect"))
+
+
+# --- the layer ----------------------------------------------------------------------------------------------
+def test_layer_requirements_match_uv_lock() -> None:
+    """requirements.txt is exactly what its header's `uv export` command prints from uv.lock now."""
+    lines = REQUIREMENTS.read_text().splitlines()
+    command = next(line.strip(" #") for line in lines[:3] if "uv export" in line)
+    argv = shlex.split(command)
+    assert "--frozen" in argv and "--extra" in argv and "runtime" in argv, command
+    out = argv.index("--output-file")
+    del argv[out : out + 2]
+    uv = shutil.which("uv") or pytest.skip("uv is not on PATH")
+    exported = subprocess.run([uv, *argv[1:], "--quiet"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert exported.returncode == 0, exported.stderr
+    body = [line for line in exported.stdout.splitlines() if not line.startswith("#")]
+    assert body == [line for line in lines if not line.startswith("#")], (
+        "layers/deps/requirements.txt drifted from uv.lock: run `make layer-requirements`"
+    )
+
+
+def test_layer_carries_the_runtime_dependencies_but_not_boto3() -> None:
+    pinned = {line.split("==")[0].lower() for line in REQUIREMENTS.read_text().splitlines() if "==" in line}
+    wanted = {
+        "python-binance",
+        "pymongo",
+        "aws-lambda-powertools",
+        "fastapi",
+        "mangum",
+        "pyjwt",
+        "prometheus-client",
+        "pydantic",
+        "pydantic-settings",
+        "tenacity",
+    }
+    assert wanted <= pinned, wanted - pinned
+    assert not {"boto3", "botocore", "nats-py", "rich"} & pinned  # runtime-provided, or not used by functions
+
+
+@pytest.mark.timeout(600)
+def test_layer_build_is_arm64_cp312_and_reports_the_version(tmp_path: Path) -> None:
+    """What sam build runs for CoreLayer: the engine with its dist-info (tradeengine.__version__) + deps."""
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT / "layers"), "build-CoreLayer", f"ARTIFACTS_DIR={tmp_path}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode != 0 and _looks_offline(result.stderr):
+        pytest.skip(f"wheels could not be fetched from PyPI (offline?): {result.stderr.strip()[-300:]}")
+    assert result.returncode == 0, result.stderr
+    site = tmp_path / "python"
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert (site / f"petrosa_tradeengine-{version}.dist-info" / "METADATA").exists()
+    assert (site / "tradeengine" / "config.py").exists() and (site / "contracts").is_dir()
+    assert list(site.glob("pydantic_core/*cpython-312-aarch64-linux-gnu.so")), (
+        "pydantic-core is not the arm64 cp312 wheel"
+    )
+    assert not (site / "local").exists() and not (site / "boto3").exists()
+
+
+# --- functions, events, environment -------------------------------------------------------------------------
+def test_four_arm64_python312_functions_share_the_layer() -> None:
+    fn_globals = T["Globals"]["Function"]
+    assert fn_globals["Runtime"] == "python3.12" and fn_globals["Architectures"] == ["arm64"]
+    assert fn_globals["Layers"] == [{"Ref": "CoreLayer"}]
+    assert set(FUNCTIONS) == {"ApiFunction", "SizingFunction", "ExecutionFunction", "MonitorFunction"}
+    for name, fn in FUNCTIONS.items():
+        code = ROOT / fn["Properties"]["CodeUri"] / "app.py"
+        assert "def handler" in code.read_text() or "handler = " in code.read_text(), name
+        assert fn["Properties"]["Handler"] == "app.handler"
+    layer = RESOURCES["CoreLayer"]
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert "build-CoreLayer:" in (ROOT / layer["Properties"]["ContentUri"] / "Makefile").read_text()
+
+
+def test_every_environment_variable_is_a_settings_field() -> None:
+    from tradeengine.config import Settings
+
+    fields = {name.upper() for name in Settings.model_fields}
+    names = set(GLOBAL_ENV)
+    for fn in FUNCTIONS.values():
+        names |= set(fn["Properties"].get("Environment", {}).get("Variables", {}))
+    unknown = {n for n in names if n not in fields and not n.startswith("POWERTOOLS_")}
+    assert not unknown, f"read by nobody: {unknown}"
+
+
+def test_sqs_event_sources_report_partial_batch_failures() -> None:
+    expected = {"SizingFunction": "SignalsQueue", "ExecutionFunction": "OrdersQueue"}
+    for fn_name, queue in expected.items():
+        (event,) = FUNCTIONS[fn_name]["Properties"]["Events"].values()
+        assert event["Type"] == "SQS"
+        assert event["Properties"]["Queue"] == {"Fn::GetAtt": [queue, "Arn"]}
+        assert event["Properties"]["BatchSize"] == 10
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    (schedule,) = FUNCTIONS["MonitorFunction"]["Properties"]["Events"].values()
+    assert schedule["Type"] == "Schedule" and schedule["Properties"]["Schedule"] == {"Ref": "MonitorSchedule"}
+    assert T["Parameters"]["MonitorSchedule"]["Default"] == "rate(1 minute)"
+    (http,) = FUNCTIONS["ApiFunction"]["Properties"]["Events"].values()
+    assert http["Type"] == "HttpApi" and http["Properties"]["PayloadFormatVersion"] == "2.0"
+    assert "Path" not in http["Properties"], "the $default route: every path reaches FastAPI"
+
+
+def test_queues_are_fifo_with_dlq_and_visibility_six_times_the_consumer_timeout() -> None:
+    from tradeengine.stores.queues import MAX_RECEIVE_COUNT
+
+    default_timeout = T["Globals"]["Function"]["Timeout"]
+    for queue, dlq, consumer in (
+        ("SignalsQueue", "SignalsDeadLetterQueue", "SizingFunction"),
+        ("OrdersQueue", "OrdersDeadLetterQueue", "ExecutionFunction"),
+    ):
+        props, dlq_props = _props(queue), _props(dlq)
+        assert props["FifoQueue"] is True and dlq_props["FifoQueue"] is True
+        assert props["QueueName"]["Fn::Sub"].endswith(".fifo") and dlq_props["QueueName"]["Fn::Sub"].endswith(
+            "-dlq.fifo"
+        )
+        assert props["RedrivePolicy"] == {
+            "deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
+            "maxReceiveCount": MAX_RECEIVE_COUNT,
+        }
+        timeout = FUNCTIONS[consumer]["Properties"].get("Timeout", default_timeout)
+        assert props["VisibilityTimeout"] == 6 * timeout
+
+
+class _RecordingDynamoDB:
+    """Stands in for a boto3 client: records what a store's create_table asks for."""
+
+    def __init__(self) -> None:
+        self.table: dict[str, Any] = {}
+        self.ttl: str | None = None
+
+    def create_table(self, **kwargs: Any) -> None:
+        self.table = kwargs
+
+    def get_waiter(self, _name: str) -> Any:
+        return type("Waiter", (), {"wait": lambda *_a, **_k: None})()
+
+    def update_time_to_live(self, *, TableName: str, TimeToLiveSpecification: dict[str, Any]) -> None:
+        self.ttl = TimeToLiveSpecification["AttributeName"]
+
+
+def _store_tables() -> dict[str, Any]:
+    from tradeengine.pipeline import idempotency
+    from tradeengine.stores import control, counters, paper_book_dynamodb, rules_cache, signal_state
+
+    return {
+        "SignalsTable": signal_state,
+        "CountersTable": counters,
+        "ControlTable": control,
+        "RulesTable": rules_cache,
+        "PaperBookTable": paper_book_dynamodb,
+        "IdempotencyTable": idempotency,
+    }
+
+
+@pytest.mark.parametrize("logical_id", sorted(_store_tables()))
+def test_table_matches_its_store(logical_id: str) -> None:
+    ddb = _RecordingDynamoDB()
+    _store_tables()[logical_id].create_table(ddb, "t")
+    props = _props(logical_id)
+    assert props["KeySchema"] == ddb.table["KeySchema"]
+    assert sorted(props["AttributeDefinitions"], key=str) == sorted(ddb.table["AttributeDefinitions"], key=str)
+    assert props.get("GlobalSecondaryIndexes", []) == ddb.table.get("GlobalSecondaryIndexes", [])
+    assert props["BillingMode"] == ddb.table["BillingMode"]
+    assert props.get("TimeToLiveSpecification", {}).get("AttributeName") == ddb.ttl
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+# --- least privilege --------------------------------------------------------------------------------------
+def _policy_targets(fn: str) -> set[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
+    for policy in FUNCTIONS[fn]["Properties"]["Policies"]:
+        if "Fn::If" in policy:
+            policy = policy["Fn::If"][1]
+        for kind, args in policy.items():
+            ref = args.get("TableName") or args.get("QueueName") or args.get("SecretArn")
+            target = ref.get("Ref") or (ref.get("Fn::GetAtt") or [None])[0] or "BinanceSecret"
+            out.add((kind, target))
+    return out
+
+
+def test_each_function_reaches_only_what_it_uses() -> None:
+    crud, read, send = "DynamoDBCrudPolicy", "DynamoDBReadPolicy", "SQSSendMessagePolicy"
+    secret = ("AWSSecretsManagerGetSecretValuePolicy", "BinanceSecret")
+    common = {(crud, "SignalsTable"), (crud, "CountersTable"), (crud, "PaperBookTable"), secret}
+    assert _policy_targets("ApiFunction") == common | {(crud, "ControlTable"), (send, "SignalsQueue")}
+    assert _policy_targets("SizingFunction") == common | {
+        (read, "ControlTable"),
+        (crud, "RulesTable"),
+        (send, "OrdersQueue"),
+        (send, "SignalsDeadLetterQueue"),
+    }
+    assert _policy_targets("ExecutionFunction") == common | {
+        (crud, "RulesTable"),
+        (crud, "IdempotencyTable"),
+        (send, "OrdersDeadLetterQueue"),
+    }
+    assert _policy_targets("MonitorFunction") == common
+
+
+def test_secrets_are_references_never_values() -> None:
+    for name in ("JwtSecretKey", "MongoDbUrl"):
+        assert T["Parameters"][name]["NoEcho"] is True and T["Parameters"][name]["Default"] == ""
+    text = TEMPLATE.read_text()
+    assert "{{resolve:secretsmanager:${JwtSecretName}}}" in text
+    assert "{{resolve:secretsmanager:${MongoDbUrlSecretName}}}" in text
+    samconfig = (ROOT / "samconfig.toml").read_text()
+    assert "JwtSecretKey=" not in samconfig and "MongoDbUrl=" not in samconfig
+
+
+# --- outputs and environments -------------------------------------------------------------------------------
+def test_outputs_and_samconfig_environments() -> None:
+    assert T["Outputs"]["ApiUrl"]["Value"] == {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]}
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert config["prod"]["deploy"]["parameters"]["stack_name"] == "petrosa-tradeengine-prod"
+    for env in ("local", "dev", "prod"):
+        values = parameter_values(env)  # raises on a parameter the template does not declare
+        assert values["Environment"] == env
+    assert parameter_values("prod")["JwtSecretName"], "prod must take its JWT key from Secrets Manager"
+    assert parameter_values("local")["SimulationEnabled"] == "true"
+
+
+def test_local_environment_needs_no_alarms_or_secrets() -> None:
+    """Environment=local (MiniStack) creates no alarm and resolves no Secrets Manager reference."""
+    alarms = [k for k, v in RESOURCES.items() if v["Type"] == "AWS::CloudWatch::Alarm"]
+    assert len(alarms) == 6 and all(RESOURCES[a].get("Condition") == "CreateAlarms" for a in alarms)
+    values = parameter_values("local")
+    assert not values["JwtSecretName"] and not values["MongoDbUrlSecretName"] and not values["BinanceSecretName"]
