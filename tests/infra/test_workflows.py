@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import os
 import shutil
 import subprocess
 import sys
@@ -236,7 +237,9 @@ def test_the_real_prod_overlay_takes_the_release_image(tmp_path: Path) -> None:
     overlay.mkdir()
     config = DeployConfig()
     (overlay / "kustomization.yaml").write_text(
-        kustomization(str(prod), config.bridge_image_name, "ghcr.io/test/petrosa-bridge", Version(9, 9, 9))
+        kustomization(
+            os.path.relpath(prod, overlay), config.bridge_image_name, "ghcr.io/test/petrosa-bridge", Version(9, 9, 9)
+        )
     )
     result = run(str(KUBECTL), "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(overlay))
     assert result.returncode == 0, result.stderr
