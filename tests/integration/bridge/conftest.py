@@ -86,7 +86,7 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def sqs(ministack_endpoint: str, aws_env: None) -> Any:  # noqa: F811
+def sqs(ministack_endpoint: str, aws_env: None) -> Any:
     import boto3
 
     return boto3.client("sqs", endpoint_url=ministack_endpoint, region_name="us-east-1")
@@ -175,7 +175,7 @@ class BridgeProcess:
 
 
 @pytest.fixture
-def bridge_env(nats_url: str, ministack_endpoint: str, queue_url: str, names: Names) -> dict[str, str]:  # noqa: F811
+def bridge_env(nats_url: str, ministack_endpoint: str, queue_url: str, names: Names) -> dict[str, str]:
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "BRIDGE_", "SIGNALS_"))},
         **FAKE_AWS_ENV,
