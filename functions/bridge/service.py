@@ -317,7 +317,7 @@ class Bridge:
     async def _drain(self, nc: Client) -> None:
         if self._request_sub is not None:  # take no new requests; answer the ones already received
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._request_sub.drain(), timeout=5)
+                await asyncio.wait_for(self._request_sub.drain(), timeout=5)  # type: ignore[no-untyped-call]
         pending = set(self._tasks)
         if pending:
             _, late = await asyncio.wait(pending, timeout=self.settings.bridge_drain_timeout_seconds)
