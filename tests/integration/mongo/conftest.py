@@ -73,30 +73,44 @@ class MongoServer:
                 continue
 
 
-def start_server(workdir: Path) -> MongoServer:
+_TTL_LAUNCHER = """
+import sys
+from secantus.server import SecantusDBServer
+server = SecantusDBServer(host="127.0.0.1", port=int(sys.argv[1]), storage_path=sys.argv[2],
+                          ttl_sweep_seconds=float(sys.argv[3]), enable_test_commands=False, cache_size="128M")
+server.start()
+server.wait()
+"""
+
+
+def start_server(workdir: Path, ttl_sweep_seconds: float | None = None) -> MongoServer:
     port = free_port()
     url = f"mongodb://127.0.0.1:{port}"
     log_path = workdir / "secantusd.log"
     config = workdir / "secantusd.toml"
-    config.write_text("")  # an explicit (empty) config turns off discovery of ~/.secantus, /etc/secantus
+    # An explicit config turns off discovery of ~/.secantus and /etc/secantus; a small cache suits CI.
+    config.write_text('[storage]\ncache_size = "128M"\n')
+    if ttl_sweep_seconds is None:
+        command = [
+            "secantusd-py",
+            "--config",
+            str(config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            str(workdir / "data"),
+            "--log-level",
+            "WARNING",
+        ]
+    else:
+        # secantusd-py 0.7.0b3 reads [storage] ttl_sweep_seconds but never hands it to the server (60 s,
+        # like mongod), so a server that must reap within a test is started through its embedding API.
+        command = ["python", "-c", _TTL_LAUNCHER, str(port), str(workdir / "data"), str(ttl_sweep_seconds)]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [
-                *_uvx(),
-                "--from",
-                SECANTUSDB,
-                "secantusd-py",
-                "--config",
-                str(config),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--storage-path",
-                str(workdir / "data"),
-                "--log-level",
-                "WARNING",
-            ],
+            [*_uvx(), "--from", SECANTUSDB, *command],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -115,11 +129,14 @@ def start_server(workdir: Path) -> MongoServer:
 
 
 @pytest.fixture(scope="session")
-def mongo_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], MongoServer]]:
+def mongo_server_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., MongoServer]]:
+    """start(ttl_sweep_seconds=None) -> a new server, stopped at the end of the session at the latest."""
     started: list[MongoServer] = []
 
-    def start() -> MongoServer:
-        server = start_server(tmp_path_factory.mktemp("secantusdb"))
+    def start(ttl_sweep_seconds: float | None = None) -> MongoServer:
+        server = start_server(tmp_path_factory.mktemp("secantusdb"), ttl_sweep_seconds)
         started.append(server)
         return server
 
@@ -131,7 +148,7 @@ def mongo_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
 
 
 @pytest.fixture(scope="session")
-def mongo_url(mongo_server_factory: Callable[[], MongoServer]) -> str:
+def mongo_url(mongo_server_factory: Callable[..., MongoServer]) -> str:
     """mongodb://127.0.0.1:PORT of a SecantusDB alive for the whole session."""
     return mongo_server_factory().url
 

@@ -162,6 +162,25 @@ def test_retention_is_a_ttl_index_that_follows_the_setting(
     assert raw.count_documents({}) == 1
 
 
+def test_retention_reaps_events_older_than_the_ttl(
+    mongo_server_factory: Callable[..., MongoServer], database_name: str
+) -> None:
+    server = mongo_server_factory(ttl_sweep_seconds=0.5)
+    sink = MongoAuditSink(server.url, database=database_name, retention_days=1)
+    now = datetime.now(UTC)
+    old, fresh = (
+        AuditEvent(signal_id=sid, seq=1, stage="ingest", state=SignalState.RECEIVED, at=at, mode="simulation")
+        for sid, at in (("sig-old", now - timedelta(days=3)), ("sig-fresh", now))
+    )
+    sink.record([old, fresh])
+
+    deadline = time.monotonic() + 10  # this server sweeps TTL indexes twice a second
+    while sink.events("sig-old") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert list(sink.events("sig-old")) == []
+    assert [e.signal_id for e in sink.events("sig-fresh")] == ["sig-fresh"]
+
+
 def test_from_settings_uses_database_collection_and_retention(
     mongo_url: str, database_name: str, mongo_client: MongoClient[dict[str, Any]]
 ) -> None:
@@ -187,7 +206,7 @@ def test_unreachable_store_raises_within_seconds_and_hides_credentials(database_
 
 
 def test_server_stopping_mid_life_makes_the_recorder_count_and_retry(
-    mongo_server_factory: Callable[[], MongoServer], database_name: str, caplog: pytest.LogCaptureFixture
+    mongo_server_factory: Callable[..., MongoServer], database_name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = mongo_server_factory()
     sink = MongoAuditSink(server.url, database=database_name)
