@@ -8,7 +8,7 @@
 
 ENV ?= dev
 SAM_CLI_VERSION ?= 1.170.0
-CDK_CLI_VERSION ?= 2.1100.0
+CDK_CLI_VERSION ?= 2.1148.1
 SAM := SAM_CLI_TELEMETRY=0 $(UV) tool run --from aws-sam-cli==$(SAM_CLI_VERSION) sam
 CDK_OUT ?= cdk.out
 
