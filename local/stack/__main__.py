@@ -44,6 +44,8 @@ def print_urls(ends: stack.Endpoints) -> None:
     table.add_row("API docs", f"{ends.api_base}/docs")
     table.add_row("Prometheus metrics", f"{ends.api_base}/metrics")
     table.add_row("API from scripts", f"{ends.api_request_base()[0]}  (Host: {ends.api_host})")
+    # MiniStack answers /health on every host itself; the API's own /health is reached by path.
+    table.add_row("API /health", f"{ends.api_path_base}/health")
     table.add_row("MongoDB (audit)", f"{ends.mongo}  db petrosa, collection audit_events")
     table.add_row("NATS (JetStream)", f"{ends.nats}  subject signals.trading")
     table.add_row("Bridge metrics", f"{ends.bridge}/metrics")
@@ -62,12 +64,12 @@ def _serve_forever() -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGTERM, _stop)
-    try:
-        while not stopping:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # set even where a shell started us ignoring them
+        signal.signal(sig, _stop)
+    while not stopping:
+        time.sleep(0.5)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second Ctrl-C must not cut the stop short
+        signal.signal(sig, signal.SIG_IGN)
     stack.down(lambda part, msg: console.log(f"[cyan]{part:<10}[/] {msg}"))
     return 0
 

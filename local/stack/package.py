@@ -1,12 +1,11 @@
 """``sam build`` + ``sam package`` without Docker: template.yaml's local code paths become zip artifacts.
 
 - a function's ``CodeUri`` directory is zipped as it is (the handler module at the zip's root);
-- a layer's ``ContentUri`` (``layers/``) becomes ``python/`` (what Lambda puts on ``sys.path``): the
-  packages of ``layers/core`` (tradeengine), the project's ``contracts``, and the third-party
-  requirements installed for *this machine's* Python and platform by ``uv pip install --target``.
-  (The layer's own ``BuildMethod: makefile`` cross-installs arm64/cp312 wheels for AWS, which would not
-  import in the local runtime.) Requirements come from ``layers/deps/requirements.txt``, else from
-  uv.lock's ``runtime`` extra. boto3/botocore are left out, as AWS's Python runtime provides them.
+- the layer (``ContentUri: layers/``) is built as ``layers/Makefile`` builds it — ``python/`` holds the
+  pinned requirements (``layers/deps/requirements.txt``, else uv.lock's ``runtime`` extra) and the
+  project itself (tradeengine + contracts, with its dist-info) — but for *this machine's* Python and
+  platform: the Makefile cross-installs arm64/cp312 wheels for AWS, which would not import in the local
+  runtime. boto3/botocore are left out, as AWS's Python runtime provides them.
 
 Artifacts are content-addressed (sha256), so an unchanged tree is neither rebuilt nor re-uploaded.
 """
@@ -150,37 +149,30 @@ class Builder:
 
     def layer(self, content_uri: Path) -> Artifact:
         reqs = requirements()
-        sources = _layer_sources(content_uri)
-        sha = _tree_hash(sources, f"layer {sys.version_info[:2]} {reqs}")
+        sources = [content_uri / "core", ROOT / "contracts"]
+        sha = _tree_hash(sources, f"layer {sys.version_info[:2]} {reqs} {(ROOT / 'pyproject.toml').read_text()}")
         out = self.dir / f"layer-{sha[:16]}.zip"
         if out.exists():
             return Artifact(out, sha)
         stage = self.dir / f"layer-{sha[:16]}"
         shutil.rmtree(stage, ignore_errors=True)
         python = stage / "python"
-        for src in sources:
-            shutil.copytree(src, python / src.name, ignore=shutil.ignore_patterns(*SKIP_DIRS, "*.pyc"))
-        req = stage / "requirements.txt"
+        req = self.dir / f"requirements-{sha[:16]}.txt"
         req.write_text(reqs)
-        subprocess.run(  # noqa: S603 (fixed argv, no shell)
-            [_uv(), "pip", "install", "--quiet", "--no-deps", "--target", str(python), "--python",
-             f"{sys.version_info.major}.{sys.version_info.minor}", "-r", str(req)],
-            cwd=ROOT, check=True, capture_output=True, text=True,
-        )  # fmt: skip
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        # As layers/Makefile does, for this machine instead of arm64/cp312: the pinned deps, then the project
+        # itself with its dist-info (tradeengine.__version__ reads it), minus the laptop-only package.
+        for args in (["-r", str(req)], ["--reinstall-package", "petrosa-tradeengine", str(ROOT)]):
+            subprocess.run(  # noqa: S603 (fixed argv, no shell)
+                [_uv(), "pip", "install", "--quiet", "--no-deps", "--target", str(python), "--python", version, *args],
+                cwd=ROOT, check=True, capture_output=True, text=True,
+            )  # fmt: skip
         req.unlink()
+        for extra in ("local", "bin"):
+            shutil.rmtree(python / extra, ignore_errors=True)
         _zip(stage, out)
         shutil.rmtree(stage, ignore_errors=True)
         return Artifact(out, sha)
-
-
-def _layer_sources(content_uri: Path) -> list[Path]:
-    """The packages the layer ships: those under ``<ContentUri>/core`` (layers/core/tradeengine) or directly
-    under ContentUri, plus the project's ``contracts`` when the layer does not carry its own."""
-    base = content_uri / "core" if (content_uri / "core").is_dir() else content_uri
-    packages = sorted(p for p in base.iterdir() if p.is_dir() and (p / "__init__.py").exists())
-    if not any(p.name == "contracts" for p in packages):
-        packages.append(ROOT / "contracts")
-    return packages
 
 
 def package(template: dict[str, Any], builder: Builder, bucket: str) -> tuple[dict[str, Any], list[Artifact]]:

@@ -38,6 +38,12 @@ class Endpoints:
     functions: dict[str, str]  # logical id -> deployed function name
     jwt_secret: str
 
+    @property
+    def api_path_base(self) -> str:
+        """The same API by path (LocalStack's form): http://127.0.0.1:PORT/_aws/execute-api/{id}/$default."""
+        base, host = self.api_request_base()
+        return f"{base}/_aws/execute-api/{host.split('.', 1)[0]}/$default"
+
     def api_request_base(self) -> tuple[str, str]:
         """(http://127.0.0.1:PORT, Host header): *.localhost resolves in browsers, not in every resolver."""
         port = self.api_host.rsplit(":", 1)[1]
