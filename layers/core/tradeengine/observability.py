@@ -215,6 +215,28 @@ def record_nats(status: str) -> None:
     _count(NATS, labels)
 
 
+class EmittingCounters:
+    """The Counters port that also prints each fact as a CloudWatch EMF metric.
+
+    The pipeline counts through its ``Counters`` port; wrapping the shared store in this adapter makes
+    every function emit the same facts to CloudWatch (EMF) as it writes to the store behind /metrics.
+    """
+
+    def __init__(self, inner: Counters) -> None:
+        self._inner = inner
+
+    def incr(self, name: str, labels: Mapping[str, str], by: float = 1) -> None:
+        _emf(name, MetricUnit.Count, by, labels)
+        self._inner.incr(name, labels, by)
+
+    def observe(self, name: str, labels: Mapping[str, str], value: float, buckets: Sequence[float]) -> None:
+        _emf(name, MetricUnit.Seconds if name.endswith("_seconds") else MetricUnit.NoUnit, value, labels)
+        self._inner.observe(name, labels, value, buckets)
+
+    def snapshot(self) -> Mapping[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return self._inner.snapshot()
+
+
 # ------------------------------------------------------------------------------------------ prometheus
 
 _INVALID_NAME = re.compile(r"[^a-zA-Z0-9_:]")

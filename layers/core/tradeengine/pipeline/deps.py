@@ -96,6 +96,7 @@ def build_deps(settings: Settings | None = None) -> Deps:
 
     Clients are created here, once per process; none of them touches the network until first used.
     """
+    from tradeengine import observability
     from tradeengine.config import get_settings
     from tradeengine.stores.control import DynamoDBTradingState
     from tradeengine.stores.counters import DynamoDBCounters
@@ -104,6 +105,9 @@ def build_deps(settings: Settings | None = None) -> Deps:
     from tradeengine.stores.signal_state import DynamoDBSignalStateStore
 
     settings = settings or get_settings()
+    observability.configure(settings)
+    counters = observability.EmittingCounters(DynamoDBCounters.from_settings(settings))
+    observability.use_counters(counters)
     exchange = build_exchange(settings)
     dlq = settings.signals_dlq_url or settings.orders_dlq_url
     return Deps(
@@ -112,7 +116,7 @@ def build_deps(settings: Settings | None = None) -> Deps:
         signals=signal_queue(settings),
         plans=plan_queue(settings),
         audit=build_audit(settings),
-        counters=DynamoDBCounters.from_settings(settings),
+        counters=counters,
         trading_state=DynamoDBTradingState.from_settings(settings),
         dead_letters=SqsDeadLetters(dlq) if dlq else _LoggedDeadLetters(),
         exchange=exchange,

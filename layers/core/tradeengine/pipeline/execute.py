@@ -33,6 +33,7 @@ from tradeengine.exchange.base import (
     PlaceOutcome,
     Rejected,
 )
+from tradeengine.observability import LATENCY, LATENCY_BUCKETS
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.exits import describe_outcome, order_summary, place_exits
 from tradeengine.pipeline.recorder import Recorder
@@ -40,8 +41,6 @@ from tradeengine.pipeline.size import MalformedMessage, RetryLater
 
 log = logging.getLogger(__name__)
 TRADES = "tradeengine_trades_total"
-LATENCY = "tradeengine_latency_seconds"
-LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 STATE_OF = {
     OrderStatus.NEW: SignalState.OPEN,
