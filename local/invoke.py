@@ -20,6 +20,7 @@ would otherwise be STALE_SIGNAL).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -124,10 +125,12 @@ def invoke(logical_id: str, event: Any, env: dict[str, str]) -> Any:
     os.environ.update(env)
     for path in (ROOT, ROOT / "layers" / "core", code):  # last inserted wins: code dir, then the layer
         sys.path.insert(0, str(path))
-    handler = getattr(importlib.import_module(module), func)
     context = LambdaContext(env.get("AWS_LAMBDA_FUNCTION_NAME", logical_id), int(props["MemorySize"] or 128),
                             int(props["Timeout"] or 3))  # fmt: skip
-    return handler(event, context)
+    # As sam local invoke: the function's logs (and EMF lines) on stderr, only the result on stdout.
+    with contextlib.redirect_stdout(sys.stderr):
+        handler = getattr(importlib.import_module(module), func)
+        return handler(event, context)
 
 
 def main(argv: list[str] | None = None) -> int:
