@@ -23,7 +23,7 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
 def record_handler(record: SQSRecord) -> object:
-    return run_record(record.body, execute_once, DEPS.dead_letters)
+    return run_record(record.body, execute_once, DEPS.order_dead_letters)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -242,8 +242,8 @@ def test_unreadable_records_reach_the_dead_letter_queue_with_a_reason(deps):
         run_record(text, lambda body: size_message(body, deps), deps.dead_letters)
         body, why = deps.dead_letters.messages[-1]
         assert body == text and reason in why
-    run_record('{"plan": {}}', lambda body: execute_message(body, deps), deps.dead_letters)
-    assert "not an order plan message" in deps.dead_letters.messages[-1][1]
+    run_record('{"plan": {}}', lambda body: execute_message(body, deps), deps.order_dead_letters)
+    assert "not an order plan message" in deps.order_dead_letters.messages[-1][1]
 
 
 def test_a_dependency_failure_is_raised_for_redelivery_not_dead_lettered(deps, monkeypatch):

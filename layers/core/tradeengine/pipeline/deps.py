@@ -33,7 +33,8 @@ class Deps:
     audit: AuditSink
     counters: Counters
     trading_state: TradingStateStore
-    dead_letters: Any  # sqs_batch.DeadLetters: unreadable messages, with their reason
+    dead_letters: Any  # sqs_batch.DeadLetters: unreadable signals.fifo messages, with their reason
+    order_dead_letters: Any  # the same for orders.fifo
     exchange: Exchange
     rules: Any  # RulesSource: ``get(symbol) -> SymbolRules | None``
 
@@ -100,7 +101,7 @@ def build_deps(settings: Settings | None = None) -> Deps:
     from tradeengine.config import get_settings
     from tradeengine.stores.control import DynamoDBTradingState
     from tradeengine.stores.counters import DynamoDBCounters
-    from tradeengine.stores.queues import SqsDeadLetters, plan_queue, signal_queue
+    from tradeengine.stores.queues import plan_queue, signal_queue
     from tradeengine.stores.rules_cache import RulesCache
     from tradeengine.stores.signal_state import DynamoDBSignalStateStore
 
@@ -109,7 +110,6 @@ def build_deps(settings: Settings | None = None) -> Deps:
     counters = observability.EmittingCounters(DynamoDBCounters.from_settings(settings))
     observability.use_counters(counters)
     exchange = build_exchange(settings)
-    dlq = settings.signals_dlq_url or settings.orders_dlq_url
     return Deps(
         settings=settings,
         store=DynamoDBSignalStateStore.from_settings(settings),
@@ -118,7 +118,8 @@ def build_deps(settings: Settings | None = None) -> Deps:
         audit=build_audit(settings),
         counters=counters,
         trading_state=DynamoDBTradingState.from_settings(settings),
-        dead_letters=SqsDeadLetters(dlq) if dlq else _LoggedDeadLetters(),
+        dead_letters=_dead_letters(settings.signals_dlq_url),
+        order_dead_letters=_dead_letters(settings.orders_dlq_url),
         exchange=exchange,
         rules=RulesCache.from_settings(settings, exchange),
     )
@@ -141,6 +142,12 @@ class _LoggedAudit:
 
     def events(self, signal_id: str) -> Sequence[AuditEvent]:
         return []
+
+
+def _dead_letters(url: str | None) -> Any:
+    from tradeengine.stores.queues import SqsDeadLetters
+
+    return SqsDeadLetters(url) if url else _LoggedDeadLetters()
 
 
 class _LoggedDeadLetters:

@@ -180,6 +180,7 @@ def memory_deps(
         counters=MemoryCounters(),
         trading_state=MemoryTradingState(),
         dead_letters=MemoryDeadLetters(),
+        order_dead_letters=MemoryDeadLetters(),
         exchange=exchange,
         rules=StaticRules(exchange.rules),
     )
