@@ -46,10 +46,16 @@ def spawn(argv: Sequence[str], log_path: Path, env: Mapping[str, str], cwd: Path
 
 
 def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
+    # Just after exec the kernel may show an empty cmdline for a moment: look again, briefly.
+    for _ in range(20):
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return ""
+        if raw:
+            return raw.replace(b"\0", b" ").decode(errors="replace")
+        time.sleep(0.025)
+    return ""
 
 
 def alive(pid: int | None, marker: str = "") -> bool:
