@@ -119,7 +119,7 @@ class Bridge:
                 return nc
             except Exception as exc:  # no server reachable yet: back off, exponentially, with jitter
                 log.warning("bridge: NATS connect failed (%s); retrying in %.1fs", exc, delay)
-                await self._sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not security
+                await self._sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 (jitter, not security)
                 delay = min(delay * 2, 30.0)
         return None
 
