@@ -96,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         print_urls(ends)
         return 0
     from local.stack import demo
+    from local.stack.state import stack_dir
 
-    results = demo.run_examples(ends, console)
+    results = demo.run_examples(ends, console, stack_dir() / "demo-resting-orders.json")
     console.print(demo.results_table(results))
     print_urls(ends)
     ok = all(r.ok for r in results)

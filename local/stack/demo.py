@@ -16,6 +16,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -164,11 +165,41 @@ def wait(api: Api, results: list[Result], timeout: float = WAIT_S) -> None:
         time.sleep(POLL_S)
 
 
-def run_examples(ends: Endpoints, console: Console) -> list[Result]:
+def cancel_resting(api: Api, path: Path) -> list[str]:
+    """Cancel (DELETE /order) the resting orders an earlier run left, listed in ``path``.
+
+    The exchange enforces BTCUSDT's MAX_NUM_ALGO_ORDERS (5): each resting OTOCO holds a stop-loss leg, so
+    without this a reused stack would reject the limit example from the third run on."""
+    try:
+        refs = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    canceled = []
+    for symbol, order_id in refs:
+        status, _ = api.call("DELETE", f"/order/{symbol}/{order_id}")
+        if status == 200:
+            canceled.append(f"{symbol} {order_id}")
+    path.unlink(missing_ok=True)
+    return canceled
+
+
+def remember_resting(results: list[Result], path: Path) -> None:
+    refs = [
+        (r.record["symbol"], entry["order_id"])
+        for r in results
+        if r.state == "OPEN" and (entry := (r.record.get("execution") or {}).get("entry"))
+    ]
+    path.write_text(json.dumps(refs))
+
+
+def run_examples(ends: Endpoints, console: Console, resting: Path) -> list[Result]:
     api = Api(ends)
+    if canceled := cancel_resting(api, resting):
+        console.log(f"canceled the last run's resting orders: {', '.join(canceled)}")
     with console.status("[bold]sending the seed's examples through the HTTP API and NATS[/]"):
         results = send(api, ends)
         wait(api, results)
+    remember_resting(results, resting)
     return results
 
 

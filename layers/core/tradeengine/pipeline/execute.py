@@ -70,8 +70,8 @@ def execute_message(body: Mapping[str, Any], deps: Deps) -> ExecOutcome:
     except (KeyError, ValidationError) as exc:
         raise MalformedMessage(f"not an order plan message: {exc}") from exc
     record = recorder.store.get(sid)
-    if record is None:
-        raise RetryLater(f"signal {sid} has no state record yet")
+    if record is None or record.state in (SignalState.RECEIVED, SignalState.QUEUED):
+        raise RetryLater(f"signal {sid} is not sized yet")  # never ack a plan the state does not know of yet
     placed = False
     if record.state is SignalState.SIZED:
         moved = recorder.advance(sid, SignalState.SUBMITTED, detail={"order": plan.order.to_binance()})

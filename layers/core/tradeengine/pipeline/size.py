@@ -141,8 +141,10 @@ def _apply(
         deps.counters.incr(TRADES, {"status": "rejected", "type": order_type})
         return SizeOutcome(sid, SignalState.REJECTED, decision.code.value)
     plan_json = decision.model_dump(mode="json")
-    deps.plans.send(sid, signal.symbol, plan_message(signal, decision, body))
+    # SIZED before the send: execution may receive the plan at once and must find the signal SIZED. A crash
+    # between the two leaves SIZED + plan with no message; the redelivered signal re-sends it (_replay).
     recorder.advance(sid, SignalState.SIZED, plan=plan_json, detail={"order": decision.order.to_binance()})
+    deps.plans.send(sid, signal.symbol, plan_message(signal, decision, body))
     return SizeOutcome(sid, SignalState.SIZED)
 
 
