@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make run    - run the seed's example signals through the engine and print what it would send"
+	@echo "make run    - the laptop stack (no Docker): deploy, send the seed's examples via the HTTP API and NATS, serve until Ctrl-C"
 	@echo "make test   - the whole test suite (installs what it needs)"
 	@echo "make lint   - ruff + mypy (strict on contracts and tradeengine)"
 	@echo "make bench  - benchmarks, printed as BENCH key=value"
@@ -29,7 +29,7 @@ bench: install
 	$(UV) run python -m tests.perf.bench
 
 run: install
-	$(UV) run python -m local.examples
+	$(UV) run python -m local.stack run
 
 # Each area adds its own targets in mk/<area>.mk (release, stack, ...).
 -include mk/*.mk

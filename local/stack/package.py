@@ -16,7 +16,7 @@ import copy
 import hashlib
 import os
 import shutil
-import subprocess
+import subprocess  # nosec B404 - the stack starts its own local servers and build tools
 import sys
 import zipfile
 from dataclasses import dataclass

@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404 - the stack starts its own local servers and build tools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path

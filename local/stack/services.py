@@ -24,7 +24,7 @@ MINISTACK = "ministack==1.5.33"
 # runtime provides to every function (pinned to MiniStack's own botocore).
 MINISTACK_WITH = ("aws-sam-translator==1.115.0", "boto3==1.43.106")
 SECANTUSDB = "secantusdb==0.7.0b3"
-FAKE_AWS_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+FAKE_AWS_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}  # nosec B105 - the emulator's dummy keys
 # The seed's example prices, so the examples size against the market they were written for.
 EXCHANGE_PRICES = ("BTCUSDT=45000", "ETHUSDT=3000", "DOGEUSDT=0.08")
 
