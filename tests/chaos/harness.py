@@ -1,0 +1,329 @@
+"""The pipeline's real handlers on the real servers, driven the way Lambda drives them, and the tally.
+
+- ``Stack``: fresh DynamoDB tables, SQS FIFO queues (with DLQs and redrive) and the environment the
+  functions read; ``use()`` makes it the process environment.
+- ``load(name)``: functions/<name>/app.py imported afresh, like a new Lambda container (its own clients,
+  its own exchange adapter).
+- ``Pump``: Lambda's SQS event source mapping: receive up to 10, invoke, delete what did not fail;
+  a handler that dies (raises) deletes nothing, so the whole batch comes back after the visibility timeout.
+- ``tally``: the truth is the exchange's book (local exchange ``/admin/state``): one order per accepted
+  signal, found by its client order id. lost = accepted signals without an order or without a known
+  fate; duplicates = extra orders for one signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import importlib.util
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+from tests.chaos.servers import EXCHANGE_KEY, EXCHANGE_SECRET, FAKE_AWS, ROOT, Servers
+
+JWT_SECRET = "chaos-jwt-secret-0123456789abcdef0123456789"
+API_EVENT = json.loads((ROOT / "local" / "events" / "apigw-post-signal.json").read_text())
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT")
+IN_FLIGHT = frozenset({"RECEIVED", "QUEUED", "SIZED", "SUBMITTED"})
+
+
+@dataclass
+class Stack:
+    servers: Servers
+    env: dict[str, str]
+    sqs: Any
+    ddb: Any
+    signals_url: str
+    orders_url: str
+    signals_dlq: str
+    orders_dlq: str
+
+    @classmethod
+    def create(cls, servers: Servers, *, visibility_timeout: int = 2, **env: str) -> Stack:
+        from tradeengine.pipeline.idempotency import create_table as create_idempotency
+        from tradeengine.stores import aws, control, counters, paper_book_dynamodb, rules_cache, signal_state
+        from tradeengine.stores.queues import create_queues
+
+        os.environ.update(FAKE_AWS)
+        run = uuid.uuid4().hex[:8]
+        ddb = aws.client("dynamodb", endpoint_url=servers.aws_url, region="us-east-1")
+        sqs = aws.client("sqs", endpoint_url=servers.aws_url, region="us-east-1")
+        tables = {
+            "SIGNALS_TABLE": (signal_state.create_table, f"signals-{run}"),
+            "COUNTERS_TABLE": (counters.create_table, f"counters-{run}"),
+            "CONTROL_TABLE": (control.create_table, f"control-{run}"),
+            "RULES_TABLE": (rules_cache.create_table, f"rules-{run}"),
+            "PAPER_BOOK_TABLE": (paper_book_dynamodb.create_table, f"paper-{run}"),
+            "IDEMPOTENCY_TABLE": (create_idempotency, f"idem-{run}"),
+        }
+        for create, name in tables.values():
+            create(ddb, name)
+        queues = create_queues(sqs, f"c{run}", visibility_timeout=visibility_timeout)
+        full = {
+            **FAKE_AWS,
+            **{key: name for key, (_, name) in tables.items()},
+            "AWS_ENDPOINT_URL": servers.aws_url,
+            "SIGNALS_QUEUE_URL": queues.signals,
+            "ORDERS_QUEUE_URL": queues.orders,
+            "SIGNALS_DLQ_URL": queues.signals_dlq,
+            "ORDERS_DLQ_URL": queues.orders_dlq,
+            "MARKET_DATA_URL": servers.exchange_url,
+            "MONGODB_URL": servers.mongo_url,
+            "MONGODB_DATABASE": f"audit_{run}",
+            # The Binance adapter against the local exchange: real signatures, timestamps, error codes.
+            "SIMULATION_ENABLED": "false",
+            "BINANCE_BASE_URL": servers.exchange_url,
+            "BINANCE_API_KEY": EXCHANGE_KEY,
+            "BINANCE_API_SECRET": EXCHANGE_SECRET,
+            "BINANCE_TIMEOUT_SECONDS": "5",
+            "JWT_SECRET_KEY": JWT_SECRET,
+            "ENVIRONMENT": "test",
+            "LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_NAMESPACE": "Petrosa/TradeEngine",
+            "POWERTOOLS_SERVICE_NAME": "tradeengine",
+            "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines on stdout would drown the FAULT lines
+            **env,
+        }
+        return cls(servers, full, sqs, ddb, queues.signals, queues.orders, queues.signals_dlq, queues.orders_dlq)
+
+    def use(self) -> None:
+        from tradeengine.config import get_settings
+
+        os.environ.update(self.env)
+        get_settings.cache_clear()
+
+    def load(self, name: str) -> ModuleType:
+        """functions/<name>/app.py, imported afresh as a Lambda cold start does (settings read now)."""
+        self.use()
+        module_name = f"chaos_{name}_{uuid.uuid4().hex[:8]}"
+        spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    def deps(self) -> Any:
+        from tradeengine.pipeline.deps import build_deps
+
+        self.use()
+        return build_deps()
+
+
+@dataclass
+class FakeContext:
+    """The attributes of a LambdaContext that powertools reads (remaining time sets the in-progress expiry)."""
+
+    remaining_ms: int = 60_000
+    function_name: str = "chaos"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:chaos"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+# -- signals and the API ------------------------------------------------------------------------------
+
+
+def signal(signal_id: str, i: int = 0, **overrides: Any) -> dict[str, Any]:
+    """A valid market buy at the dynamic minimum: the engine must place exactly one order for it."""
+    body: dict[str, Any] = {
+        "strategy_id": "chaos",
+        "symbol": SYMBOLS[i % len(SYMBOLS)],
+        "action": "buy",
+        "price": 50000.0,
+        "quantity": 0.0,
+        "confidence": 0.9,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "meta": {"order_type": "market"},
+        "signal_id": signal_id,
+    }
+    body.update(overrides)
+    return body
+
+
+def token() -> str:
+    from tradeengine.api.tokens import mint
+
+    return mint(JWT_SECRET, "chaos", ["signals:write", "orders:read"])
+
+
+def api_event(body: dict[str, Any] | str, bearer: str) -> dict[str, Any]:
+    event = copy.deepcopy(API_EVENT)
+    event["body"] = body if isinstance(body, str) else json.dumps(body)
+    event["headers"]["authorization"] = f"Bearer {bearer}"
+    event["headers"]["content-length"] = str(len(event["body"]))
+    return event
+
+
+def post(api: ModuleType, body: dict[str, Any], bearer: str) -> tuple[int, dict[str, Any]]:
+    if threading.current_thread() is not threading.main_thread():
+        try:  # Mangum runs the app on the thread's event loop; a Lambda's main thread always has one
+            asyncio.get_event_loop()
+        except RuntimeError:
+            asyncio.set_event_loop(asyncio.new_event_loop())
+    reply = api.handler(api_event(body, bearer), FakeContext())
+    return int(reply["statusCode"]), json.loads(reply["body"])
+
+
+# -- the event source mapping ---------------------------------------------------------------------------
+
+
+def receive(sqs: Any, queue_url: str, max_messages: int = 10, wait_s: int = 0) -> dict[str, Any]:
+    """Receive from the real queue and shape the records as Lambda's SQS event source does."""
+    got = sqs.receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=max_messages,
+        WaitTimeSeconds=wait_s,
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    ).get("Messages", [])
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:us-east-1:000000000000:{queue_url.rsplit('/', 1)[-1]}",
+                "awsRegion": "us-east-1",
+            }
+            for m in got
+        ]
+    }
+
+
+def settle(sqs: Any, queue_url: str, event: dict[str, Any], reply: dict[str, Any] | None) -> int:
+    """Delete what the handler did not report as failed; ``reply`` None (the handler died) deletes nothing."""
+    if reply is None:
+        return 0
+    failed = {f["itemIdentifier"] for f in reply.get("batchItemFailures", [])}
+    done = [r for r in event["Records"] if r["messageId"] not in failed]
+    for i in range(0, len(done), 10):
+        entries = [{"Id": str(k), "ReceiptHandle": r["receiptHandle"]} for k, r in enumerate(done[i : i + 10])]
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+    return len(done)
+
+
+def invoke(fn: ModuleType, event: dict[str, Any], context: FakeContext | None = None) -> dict[str, Any] | None:
+    """One Lambda invocation; an invocation that dies answers None (Lambda then deletes nothing)."""
+    try:
+        reply: dict[str, Any] = fn.handler(event, context or FakeContext())
+        return reply
+    except BaseException as exc:  # a crash drill (see Crash) or a real failure: the batch comes back
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return None
+
+
+class Crash(BaseException):
+    """Raised by a fault wrapper to stand for the process dying mid-work: nothing in the engine catches it."""
+
+
+def pump_once(stack: Stack, fns: dict[str, ModuleType], stage: str) -> int:
+    url = stack.signals_url if stage == "sizing" else stack.orders_url
+    event = receive(stack.sqs, url)
+    if not event["Records"]:
+        return 0
+    settle(stack.sqs, url, event, invoke(fns[stage], event))
+    return len(event["Records"])
+
+
+def run_pipeline(
+    stack: Stack,
+    fns: dict[str, ModuleType],
+    expected: Iterable[str],
+    timeout_s: float = 60.0,
+    between: Callable[[], None] | None = None,
+) -> None:
+    """Pump sizing and execution until every expected signal has left the in-flight states (or time is up)."""
+    wanted = set(expected)
+    deadline = time.monotonic() + timeout_s
+    deps = stack.deps()
+    while time.monotonic() < deadline:
+        moved = pump_once(stack, fns, "sizing") + pump_once(stack, fns, "execution")
+        if between is not None:
+            between()
+        if moved:
+            continue
+        pending = [s for s in wanted if (r := deps.store.get(s)) is None or r.state.value in IN_FLIGHT]
+        if not pending:
+            return
+        wanted = set(pending)
+        time.sleep(0.3)
+
+
+def functions(stack: Stack, names: Iterable[str] = ("api", "sizing", "execution", "monitor")) -> dict[str, ModuleType]:
+    return {name: stack.load(name) for name in names}
+
+
+# -- the tally -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    signals: int
+    orders: int
+    lost: int
+    duplicates: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.duplicates == 0 and not self.problems
+
+    def line(self, name: str) -> str:
+        verdict = "ok" if self.ok else "FAILED"
+        counts = f"signals={self.signals} orders={self.orders} lost={self.lost} duplicates={self.duplicates}"
+        return f"FAULT {name}: {counts} {verdict}"
+
+
+def exchange_orders(servers: Servers) -> Counter[str]:
+    """Orders in the exchange's book, by client order id: the truth about what was placed."""
+    book = servers.admin("state")["book"]
+    return Counter(str(o.get("client_order_id") or o.get("clientOrderId")) for o in book["orders"])
+
+
+def tally(stack: Stack, fns: dict[str, ModuleType], signal_ids: Iterable[str], audit: bool = True) -> Tally:
+    """Run the monitor once, then count: every accepted signal needs exactly one order and a known fate."""
+    from tradeengine.sizing_base import client_order_id
+
+    ids = sorted(set(signal_ids))
+    invoke(fns["monitor"], {"source": "aws.events", "detail-type": "Scheduled Event"})
+    placed = exchange_orders(stack.servers)
+    deps = stack.deps()
+    lost, duplicates, problems = 0, 0, []
+    orders = 0
+    for sid in ids:
+        n = placed.get(client_order_id(sid), 0)
+        orders += n
+        record = deps.store.get(sid)
+        state = record.state.value if record else "MISSING"
+        if n == 0 or state in IN_FLIGHT or state == "MISSING":
+            lost += 1
+            problems.append(f"{sid}: state={state} orders={n}")
+        duplicates += max(0, n - 1)
+        if audit and record is not None:
+            stored = len(deps.audit.events(sid))
+            if stored != len(record.history):
+                problems.append(f"{sid}: audit has {stored} of {len(record.history)} steps")
+    for url in (stack.signals_dlq, stack.orders_dlq):
+        left = stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        if int(left["Attributes"]["ApproximateNumberOfMessages"]):
+            problems.append(f"{url.rsplit('/', 1)[-1]} is not empty")
+    return Tally(len(ids), orders, lost, duplicates, problems)

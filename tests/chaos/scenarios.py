@@ -1,0 +1,438 @@
+"""The fault matrix: each scenario sends valid signals, breaks one thing, and counts on the exchange.
+
+Every scenario gets fresh tables and queues, the exchange's book reset, and its own signal ids; it
+returns a ``Tally`` (lost and duplicates must be 0, no signal may be left in flight after the monitor,
+each signal's audit trail in MongoDB must hold every step of its history, the DLQs stay empty).
+``Size`` scales them: ``quick`` for the pytest subset, ``full`` for ``make chaos``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.chaos.harness import (
+    Crash,
+    FakeContext,
+    Stack,
+    Tally,
+    functions,
+    invoke,
+    post,
+    receive,
+    run_pipeline,
+    settle,
+    signal,
+    tally,
+    token,
+)
+from tests.chaos.servers import Servers, bridge_proc
+
+
+@dataclass(frozen=True)
+class Size:
+    signals: int = 12
+    mongo_outage_s: float = 30.0
+    bridge_signals: int = 60
+    mongo_signals: int = 8  # each audit write waits out the driver's 2.5 s server selection while it is down
+
+
+QUICK = Size(signals=6, mongo_outage_s=5.0, bridge_signals=30, mongo_signals=3)
+FULL = Size()
+
+Scenario = Callable[[Servers, Size], Tally]
+
+
+def _ids(name: str, n: int) -> list[str]:
+    run = uuid.uuid4().hex[:6]
+    return [f"{name}-{run}-{i:04d}" for i in range(n)]
+
+
+def _fresh(servers: Servers, **env: Any) -> Stack:
+    servers.faults()
+    servers.admin("reset", {})
+    return Stack.create(servers, **env)
+
+
+def _post_all(stack: Stack, fns: dict[str, Any], ids: list[str]) -> list[str]:
+    bearer = token()
+    accepted = []
+    for i, sid in enumerate(ids):
+        status, body = post(fns["api"], signal(sid, i), bearer)
+        if status == 202:
+            accepted.append(body["signal_id"])
+        else:
+            raise AssertionError(f"the API refused a valid signal: {status} {body}")
+    return accepted
+
+
+# -- the exchange misbehaves (Binance adapter against the local exchange) --------------------------------
+
+
+def exchange_timeout_after_accept(servers: Servers, size: Size) -> Tally:
+    """Every answer comes 1.5 s late and the client gives up after 0.5 s: the orders are placed, the
+    engine does not know. Lookups time out too, so the messages are retried; once the exchange answers
+    again, each lookup by client order id finds its order and nothing is sent twice."""
+    stack = _fresh(servers, BINANCE_TIMEOUT_SECONDS="0.5", visibility_timeout=3)
+    fns = functions(stack)
+    ids = _post_all(stack, fns, _ids("timeout", size.signals))
+    while receive_and_run(stack, fns, "sizing"):
+        pass
+    servers.faults(latency_ms=1500)
+    for _ in range(3):
+        receive_and_run(stack, fns, "execution")
+    time.sleep(2.0)  # the exchange finishes what it accepted (a visibility timeout is longer than this)
+    servers.faults()
+    run_pipeline(stack, fns, ids, timeout_s=60)
+    return tally(stack, fns, ids)
+
+
+def exchange_5xx(servers: Servers, size: Size) -> Tally:
+    """The exchange books each order and then answers 503: the outcome is unknown, resolved by lookup."""
+    stack = _fresh(servers)
+    fns = functions(stack)
+    ids = _post_all(stack, fns, _ids("5xx", size.signals))
+    while receive_and_run(stack, fns, "sizing"):
+        pass
+    servers.faults(fail_next=size.signals, fail_status=503)
+    run_pipeline(stack, fns, ids, timeout_s=60)
+    return tally(stack, fns, ids)
+
+
+def rate_limited_429_and_418(servers: Servers, size: Size) -> Tally:
+    """429 then 418 with Retry-After on sizing's market data and on execution's placements."""
+    stack = _fresh(servers)
+    fns = functions(stack)
+    ids = _post_all(stack, fns, _ids("ratelimit", size.signals))
+    # One 418 then one 429 for sizing's market data, then the same for execution's placements: each
+    # costs the messages one receive (the adapter refuses locally until Retry-After has passed), well
+    # inside maxReceiveCount; a longer storm ends in the DLQ by design (alarm, replay: docs/OPERATIONS.md).
+    servers.faults(rate_limit_next=1, ban_next=1, retry_after_s=1)
+    for _ in range(20):
+        if not receive_and_run(stack, fns, "sizing") and not servers.admin("state")["faults"]["rate_limit_next"]:
+            break
+        time.sleep(0.5)
+    servers.faults(rate_limit_next=1, ban_next=1, retry_after_s=1)
+    run_pipeline(stack, fns, ids, timeout_s=60)
+    return tally(stack, fns, ids)
+
+
+def clock_skew(servers: Servers, size: Size) -> Tally:
+    """The exchange's clock runs 20 s behind, then 20 s ahead: -1021, resync, resend (never a double)."""
+    stack = _fresh(servers)
+    fns = functions(stack)
+    ids = _post_all(stack, fns, _ids("skew", size.signals))
+    servers.faults(clock_skew_ms=-20_000)
+    half = len(ids) // 2
+    run_pipeline(stack, fns, ids[:half], timeout_s=30)
+    servers.faults(clock_skew_ms=20_000)
+    run_pipeline(stack, fns, ids, timeout_s=60)
+    servers.faults()
+    return tally(stack, fns, ids)
+
+
+def receive_and_run(stack: Stack, fns: dict[str, Any], stage: str) -> int:
+    url = stack.signals_url if stage == "sizing" else stack.orders_url
+    event = receive(stack.sqs, url)
+    if event["Records"]:
+        settle(stack.sqs, url, event, invoke(fns[stage], event))
+    return len(event["Records"])
+
+
+# -- redelivery and crashes ------------------------------------------------------------------------------
+
+
+def sqs_redelivered_5_times(servers: Servers, size: Size) -> Tally:
+    """The same SQS batch handed to sizing 5 times and the same order plans to execution 5 times, each
+    time by a fresh container (no process-level memory helps)."""
+    stack = _fresh(servers)
+    fns = functions(stack)
+    ids = _post_all(stack, fns, _ids("redeliver", size.signals))
+    for stage, url in (("sizing", stack.signals_url), ("execution", stack.orders_url)):
+        events = []
+        while (event := receive(stack.sqs, url, wait_s=1))["Records"]:
+            events.append(event)
+        for event in events:
+            for _ in range(5):
+                invoke(stack.load(stage), event)
+            settle(stack.sqs, url, event, {"batchItemFailures": []})
+    run_pipeline(stack, fns, ids, timeout_s=30)
+    return tally(stack, fns, ids)
+
+
+class _CrashingStore:
+    """The signal store of one container, dying once per signal on the write after placement."""
+
+    def __init__(self, real: Any, crash_on: set[str], states: frozenset[str]) -> None:
+        self._real, self._crash_on, self._states = real, crash_on, states
+
+    def advance(self, signal_id: str, to: Any, **kwargs: Any) -> Any:
+        if signal_id in self._crash_on and to.value in self._states:
+            self._crash_on.discard(signal_id)
+            raise Crash(f"execution died after the exchange accepted {signal_id}")
+        return self._real.advance(signal_id, to, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def execution_crash_after_accept(servers: Servers, size: Size) -> Tally:
+    """The exchange accepted the order, then the execution container died before saving the state: its
+    idempotency record stays IN_PROGRESS until the invocation's time is up, then the redelivery looks
+    the order up by client order id and records it, instead of placing it again."""
+    stack = _fresh(servers, visibility_timeout=3)
+    fns = functions(stack)
+    ids = _post_all(stack, fns, _ids("execcrash", size.signals))
+    crash_on = set(ids[:2])  # two deaths: each costs the rest of its batch one receive (maxReceiveCount 5)
+    fatal = fns["execution"]
+    fatal.DEPS.store = _CrashingStore(fatal.DEPS.store, crash_on, frozenset({"OPEN", "FILLED", "PARTIALLY_FILLED"}))
+    fns_after = {**fns, "execution": stack.load("execution")}
+    while receive_and_run(stack, fns, "sizing"):
+        pass
+    deadline = time.monotonic() + 30
+    while crash_on and time.monotonic() < deadline:  # the doomed container takes what it gets, and dies
+        event = receive(stack.sqs, stack.orders_url, wait_s=1)
+        if event["Records"]:
+            settle(stack.sqs, stack.orders_url, event, invoke(fatal, event, FakeContext(remaining_ms=2000)))
+    run_pipeline(stack, fns_after, ids, timeout_s=60)
+    return tally(stack, fns_after, ids)
+
+
+class _CrashingPlans:
+    """orders.fifo of one sizing container, dying right after the k-th plan was sent (state not saved)."""
+
+    def __init__(self, real: Any, after: int) -> None:
+        self._real, self._left = real, after
+
+    def send(self, signal_id: str, symbol: str, body: Any) -> Any:
+        sent = self._real.send(signal_id, symbol, body)
+        self._left -= 1
+        if self._left == 0:
+            raise Crash(f"sizing died after sending the plan of {signal_id}")
+        return sent
+
+
+def sizing_crash_mid_batch(servers: Servers, size: Size) -> Tally:
+    """A sizing container dies in the middle of a batch, after sending one plan and before saving its
+    SIZED state: the whole batch comes back; the done ones are replayed, the half-done one re-sized (the
+    FIFO dedup id and execution's idempotency keep it to one order)."""
+    stack = _fresh(servers)
+    fns = functions(stack)
+    ids = _post_all(stack, fns, _ids("sizecrash", size.signals))
+    doomed = stack.load("sizing")
+    doomed.DEPS.plans = _CrashingPlans(doomed.DEPS.plans, after=max(2, size.signals // 2))
+    event = receive(stack.sqs, stack.signals_url, wait_s=1)
+    assert invoke(doomed, event) is None, "the drill was meant to kill the container"
+    run_pipeline(stack, fns, ids, timeout_s=60)
+    return tally(stack, fns, ids)
+
+
+def ddb_conditional_races(servers: Servers, size: Size) -> Tally:
+    """The same signal posted by 6 API containers at once, the same SQS batch run by 4 sizing and then
+    4 execution containers at once: conditional writes and idempotency let exactly one through."""
+    stack = _fresh(servers)
+    fns = functions(stack)
+    ids = _ids("race", size.signals)
+    apis = [stack.load("api") for _ in range(6)]
+    bearer = token()
+    with ThreadPoolExecutor(len(apis)) as pool:
+        for i, sid in enumerate(ids):
+            body = signal(sid, i)
+            replies = list(pool.map(lambda api, b=body: post(api, b, bearer), apis))
+            codes = sorted(r[0] for r in replies)
+            if codes[0] != 202 and codes[-1] not in (202, 503):
+                raise AssertionError(f"concurrent duplicates answered {codes}")
+    for stage, url in (("sizing", stack.signals_url), ("execution", stack.orders_url)):
+        containers = [stack.load(stage) for _ in range(4)]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (event := receive(stack.sqs, url, wait_s=1))["Records"]:
+            with ThreadPoolExecutor(len(containers)) as pool:
+                replies = list(pool.map(lambda fn, e=event: invoke(fn, e), containers))
+            failed = {f["itemIdentifier"] for r in replies if r for f in r.get("batchItemFailures", [])}
+            done = [r for r in replies if r is not None]
+            failures = {"batchItemFailures": [{"itemIdentifier": m} for m in failed]} if done else None
+            settle(stack.sqs, url, event, failures)
+    run_pipeline(stack, fns, ids, timeout_s=60)
+    return tally(stack, fns, ids)
+
+
+# -- MongoDB down ------------------------------------------------------------------------------------------
+
+
+def mongo_down(servers: Servers, size: Size) -> Tally:
+    """The audit store is down while signals are sized and executed: trading goes on (state is the truth),
+    the messages whose audit writes failed are retried, and once MongoDB is back every step is written."""
+    stack = _fresh(servers, visibility_timeout=max(3, int(size.mongo_outage_s / 3)))
+    fns = functions(stack)
+    ids = _post_all(stack, fns, _ids("mongodown", size.mongo_signals))
+    servers.mongo.stop()
+    back_at = time.monotonic() + size.mongo_outage_s
+    try:
+        while time.monotonic() < back_at:
+            if not (receive_and_run(stack, fns, "sizing") + receive_and_run(stack, fns, "execution")):
+                time.sleep(0.2)
+    finally:
+        servers.mongo.start()
+    run_pipeline(stack, fns, ids, timeout_s=60 + size.mongo_outage_s)
+    return tally(stack, fns, ids)
+
+
+# -- NATS and the bridge -------------------------------------------------------------------------------------
+
+
+async def _publish(nats_url: str, subject: str, bodies: list[tuple[str, bytes]], retry_s: float = 30.0) -> None:
+    """Publish with JetStream acks and Nats-Msg-Id = signal id, retrying each message until it is stored
+    (what a careful publisher does through a server restart)."""
+    import nats
+
+    nc = await nats.connect(nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    js = nc.jetstream()
+    for sid, body in bodies:
+        deadline = time.monotonic() + retry_s
+        while True:
+            try:
+                await js.publish(subject, body, headers={"Nats-Msg-Id": sid}, timeout=2)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+    await nc.close()
+
+
+def _nats_body(sid: str, i: int) -> bytes:
+    return json.dumps(signal(sid, i)).encode()
+
+
+def _queued(stack: Stack) -> int:
+    attrs = stack.sqs.get_queue_attributes(
+        QueueUrl=stack.signals_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _wait_queued(stack: Stack, n: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _queued(stack) < n and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def bridge_killed_mid_batch(servers: Servers, size: Size) -> Tally:
+    """SIGKILL the bridge while it moves a stream into SQS, start it again: what it sent and never acked
+    comes back from JetStream, and the SQS dedup id (the signal id) drops the copies."""
+    stack = _fresh(servers)
+    fns = functions(stack)
+    tag = uuid.uuid4().hex[:6]
+    bridge = bridge_proc(servers, stack.signals_url, tag, servers.work / f"bridge-{tag}.log").start()
+    try:
+        ids = _ids("bridgekill", size.bridge_signals)
+        subject = bridge.env["NATS_SIGNAL_SUBJECT"]
+        publisher = threading.Thread(
+            target=lambda: asyncio.run(
+                _publish(servers.nats_url, subject, [(s, _nats_body(s, i)) for i, s in enumerate(ids)])
+            )
+        )
+        publisher.start()
+        _wait_queued(stack, max(1, len(ids) // 3), 30)
+        bridge.kill()
+        publisher.join(60)
+        bridge.start()
+        _wait_queued(stack, len(ids), 30)
+    finally:
+        bridge.stop()
+    run_pipeline(stack, fns, ids, timeout_s=120)
+    return tally(stack, fns, ids)
+
+
+def nats_restarted(servers: Servers, size: Size) -> Tally:
+    """nats-server stops mid-stream and comes back on the same port with its JetStream store: the bridge
+    reconnects, the publisher retries what was not acked, nothing is lost or doubled."""
+    stack = _fresh(servers)
+    fns = functions(stack)
+    tag = uuid.uuid4().hex[:6]
+    bridge = bridge_proc(servers, stack.signals_url, tag, servers.work / f"bridge-{tag}.log").start()
+    try:
+        ids = _ids("natsrestart", size.bridge_signals)
+        subject = bridge.env["NATS_SIGNAL_SUBJECT"]
+        bodies = [(s, _nats_body(s, i)) for i, s in enumerate(ids)]
+        half = len(bodies) // 2
+        asyncio.run(_publish(servers.nats_url, subject, bodies[:half]))
+        publisher = threading.Thread(target=lambda: asyncio.run(_publish(servers.nats_url, subject, bodies[half:])))
+        servers.nats.stop()
+        publisher.start()
+        time.sleep(1.0)
+        servers.nats.start()
+        publisher.join(60)
+        _wait_queued(stack, len(ids), 45)
+    finally:
+        bridge.stop()
+    run_pipeline(stack, fns, ids, timeout_s=120)
+    return tally(stack, fns, ids)
+
+
+def api_and_nats_at_once(servers: Servers, size: Size) -> Tally:
+    """Each signal arrives through the HTTP API and through NATS at the same moment: one order each."""
+    stack = _fresh(servers)
+    fns = functions(stack)
+    tag = uuid.uuid4().hex[:6]
+    bridge = bridge_proc(servers, stack.signals_url, tag, servers.work / f"bridge-{tag}.log").start()
+    try:
+        ids = _ids("apinats", size.signals)
+        bodies = [signal(sid, i) for i, sid in enumerate(ids)]
+        subject = bridge.env["NATS_SIGNAL_SUBJECT"]
+        bearer = token()
+
+        def via_api() -> None:
+            for body in bodies:
+                status, reply = post(fns["api"], body, bearer)
+                assert status == 202, reply
+
+        def via_nats() -> None:
+            asyncio.run(_publish(servers.nats_url, subject, [(b["signal_id"], json.dumps(b).encode()) for b in bodies]))
+
+        with ThreadPoolExecutor(2) as pool:
+            for future in [pool.submit(via_api), pool.submit(via_nats)]:
+                future.result(timeout=60)
+        time.sleep(1.0)  # the bridge's copies reach SQS (and are dropped by the dedup id)
+    finally:
+        bridge.stop()
+    run_pipeline(stack, fns, ids, timeout_s=60)
+    return tally(stack, fns, ids)
+
+
+MATRIX: dict[str, Scenario] = {
+    "exchange_timeout_after_accept": exchange_timeout_after_accept,
+    "exchange_5xx": exchange_5xx,
+    "rate_limit_429_418": rate_limited_429_and_418,
+    "clock_skew_1021": clock_skew,
+    "sqs_redelivered_5x": sqs_redelivered_5_times,
+    "execution_crash_after_accept": execution_crash_after_accept,
+    "sizing_crash_mid_batch": sizing_crash_mid_batch,
+    "bridge_killed_mid_batch": bridge_killed_mid_batch,
+    "nats_restarted": nats_restarted,
+    "mongodb_down": mongo_down,
+    "ddb_conditional_races": ddb_conditional_races,
+    "api_and_nats_at_once": api_and_nats_at_once,
+}
+
+
+def run(name: str, servers: Servers, size: Size) -> Tally:
+    try:
+        return MATRIX[name](servers, size)
+    except Exception as exc:  # a scenario that cannot even finish has failed; say why on its line
+        return Tally(0, 0, 0, 0, [f"{type(exc).__name__}: {exc}"])
+    finally:
+        servers.faults()
+
+
+def log_dir(servers: Servers) -> Path:
+    return servers.work

@@ -1,0 +1,32 @@
+"""A bounded subset of the fault matrix in ``make test`` (fewer signals, a 5 s MongoDB outage).
+
+``make chaos`` runs every scenario at full size; these are the ones that finish in seconds each.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.chaos.scenarios import QUICK, run
+
+pytestmark = pytest.mark.integration
+
+SUBSET = [
+    "exchange_5xx",
+    "clock_skew_1021",
+    "rate_limit_429_418",
+    "sqs_redelivered_5x",
+    "execution_crash_after_accept",
+    "sizing_crash_mid_batch",
+    "ddb_conditional_races",
+    "bridge_killed_mid_batch",
+    "api_and_nats_at_once",
+    "mongodb_down",
+]
+
+
+@pytest.mark.parametrize("name", SUBSET)
+def test_the_engine_survives(chaos_servers, name: str) -> None:
+    result = run(name, chaos_servers, QUICK)
+    assert result.ok, result.line(name) + "\n" + "\n".join(result.problems)
+    assert result.signals > 0 and result.orders == result.signals
