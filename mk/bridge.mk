@@ -34,3 +34,4 @@ k3d-up:
 k3d-down:
 	$(require-docker)
 	k3d cluster delete $(K3D_CLUSTER)
+bench: bench-bridge
