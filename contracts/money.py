@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from enum import Enum
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, PlainSerializer
 
@@ -30,3 +33,21 @@ Money = Annotated[
     PlainSerializer(plain, return_type=str, when_used="json"),
 ]
 """A Decimal that rejects NaN/Infinity and serialises to JSON as a plain string."""
+
+
+def json_default(value: object) -> Any:
+    """``json.dumps`` default for the engine's values: Decimal as a plain string, never a float."""
+    if isinstance(value, Decimal):
+        return plain(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON type")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON with exact money (``json_default``)."""
+    return json.dumps(value, default=json_default, separators=(",", ":"))

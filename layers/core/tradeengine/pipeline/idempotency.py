@@ -63,11 +63,6 @@ def once_per_signal(settings: Settings, fn: Callable[[Mapping[str, Any]], object
 
 def create_table(ddb: Any, name: str) -> None:
     """The table powertools expects: ``id`` hash key, TTL on ``expiration``."""
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
-    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"})
+    from tradeengine.stores import aws
+
+    aws.create_table(ddb, name, hash_key="id", ttl_attribute="expiration")

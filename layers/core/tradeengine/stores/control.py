@@ -25,13 +25,7 @@ _KEY = {"pk": {"S": "trading_state"}}
 
 def create_table(ddb: Any, name: str) -> None:
     """The table this store expects (for the local stack and tests; template.yaml declares the same)."""
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    aws.create_table(ddb, name)
 
 
 @dataclass(frozen=True, slots=True)

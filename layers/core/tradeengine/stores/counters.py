@@ -41,16 +41,7 @@ _MAX_SORT_KEY = 1000  # bytes; the name and labels themselves are attributes, so
 
 def create_table(ddb: Any, name: str) -> None:
     """The table this store expects (for the local stack and tests; template.yaml declares the same)."""
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    aws.create_table(ddb, name, range_key="sk")
 
 
 def _number(value: float) -> str:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from contracts.money import plain
+from contracts.money import dumps
 from tradeengine.stores import aws
 
 if TYPE_CHECKING:
@@ -27,21 +26,9 @@ class PaperBookTooLarge(RuntimeError):
     pass
 
 
-def _json_default(value: object) -> str:
-    if isinstance(value, Decimal):
-        return plain(value)
-    raise TypeError(f"paper book state holds a {type(value).__name__}, not a JSON type")
-
-
 def create_table(ddb: Any, name: str) -> None:
     """The table this store expects (for the local stack and tests)."""
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    aws.create_table(ddb, name)
 
 
 class DynamoDBPaperBookStore:
@@ -67,7 +54,7 @@ class DynamoDBPaperBookStore:
         return state, int(item["version"]["N"])
 
     def save(self, state: dict[str, Any], version: int) -> bool:
-        text = json.dumps(state, default=_json_default, separators=(",", ":"))
+        text = dumps(state)
         item: dict[str, Any] = {
             **self._key,
             "version": {"N": str(version + 1)},

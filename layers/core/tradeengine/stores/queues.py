@@ -18,12 +18,9 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from contracts.money import plain
+from contracts.money import dumps
 from tradeengine.stores import aws
 
 if TYPE_CHECKING:
@@ -33,19 +30,9 @@ MAX_RECEIVE_COUNT = 5
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum: time to look at what failed
 
 
-def _json_default(value: object) -> Any:
-    if isinstance(value, Decimal):
-        return plain(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    raise TypeError(f"queue message holds a {type(value).__name__}, not a JSON type")
-
-
 def message_body(body: Mapping[str, Any]) -> str:
     """The message text: compact JSON, Decimal as plain strings."""
-    return json.dumps(dict(body), default=_json_default, separators=(",", ":"))
+    return dumps(dict(body))
 
 
 class SqsFifoQueue:

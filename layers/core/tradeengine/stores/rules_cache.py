@@ -16,10 +16,9 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from contracts.money import plain
+from contracts.money import dumps
 from tradeengine.exchange.base import Exchange, ExchangeError
 from tradeengine.rules import SymbolRules, parse_symbol
 from tradeengine.stores import aws
@@ -32,22 +31,9 @@ INVALID_SYMBOL = -1121
 _BATCH = 25  # BatchWriteItem's limit
 
 
-def _json_default(value: object) -> str:
-    if isinstance(value, Decimal):
-        return plain(value)
-    raise TypeError(f"not JSON: {type(value).__name__}")
-
-
 def create_table(ddb: Any, name: str) -> None:
     """The table this cache expects (for the local stack and tests; template.yaml declares the same)."""
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
-    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+    aws.create_table(ddb, name, ttl_attribute=TTL_ATTRIBUTE)
 
 
 class RulesCache:
@@ -121,7 +107,7 @@ class RulesCache:
             "pk": {"S": self._key(symbol)},
             "venue": {"S": self._exchange.name},
             "symbol": {"S": symbol},
-            "rules": {"S": json.dumps(entry, default=_json_default, separators=(",", ":"))},
+            "rules": {"S": dumps(entry)},
             "fetched_at": {"N": str(int(now))},
             TTL_ATTRIBUTE: {"N": str(int(now) + self._ttl)},
         }

@@ -32,11 +32,9 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from contracts.money import plain
+from contracts.money import dumps
 from contracts.status import SignalState
 from tradeengine.pipeline.ports import SignalRecord, Transition
 from tradeengine.stores import aws
@@ -82,20 +80,8 @@ def create_table(ddb: Any, name: str) -> None:
     ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
 
 
-def _json_default(value: object) -> Any:
-    if isinstance(value, Decimal):
-        return plain(value)
-    if isinstance(value, datetime):
-        return _iso(value)
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"signal state holds a {type(value).__name__}, not a JSON type")
-
-
 def _dumps(value: Any) -> str:
-    return json.dumps(value, default=_json_default, separators=(",", ":"))
+    return dumps(value)
 
 
 def _utc(at: datetime) -> datetime:
