@@ -51,26 +51,49 @@ def signal_message(signal: Signal, source: str, received_at: datetime) -> dict[s
     }
 
 
+def received(
+    signal_id: str, source: str, now: datetime, fields: Mapping[str, Any], signal: Signal | None = None
+) -> SignalRecord:
+    """A new signal's first record (RECEIVED); ``fields`` supply symbol and strategy when it did not validate."""
+    return SignalRecord(
+        signal_id=signal_id,
+        state=SignalState.RECEIVED,
+        version=1,
+        symbol=signal.symbol if signal else str(fields.get("symbol", ""))[:20],
+        strategy_id=signal.strategy_id if signal else str(fields.get("strategy_id", ""))[:128],
+        created_at=now,
+        updated_at=now,
+        source=source,
+        signal=signal.model_dump(mode="json", exclude_none=True) if signal else {},
+        history=(Transition(SignalState.RECEIVED, now, stage="ingest", detail={"source": source}),),
+    )
+
+
+def record_invalid(
+    signal_id: str, fields: Mapping[str, Any], errors: list[dict[str, str]], source: str, recorder: Recorder
+) -> tuple[SignalRecord | None, bool]:
+    """Record a signal that failed validation as REJECTED(INVALID_SIGNAL). Returns (record, newly recorded)."""
+    reason = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    if not recorder.create(received(signal_id, source, recorder.clock(), fields)):
+        return recorder.store.get(signal_id), False
+    rejected = recorder.advance(
+        signal_id,
+        SignalState.REJECTED,
+        code=RejectionCode.INVALID_SIGNAL.value,
+        reason=reason,
+        detail={"errors": errors},
+    )
+    return rejected, True
+
+
 def ingest(raw: Mapping[str, Any], *, source: str, recorder: Recorder, queue: SignalQueue) -> IngestResult:
     now = recorder.clock()
     try:
         signal = Signal.model_validate(raw)
     except ValidationError as exc:
-        return _invalid(raw, exc, source, recorder, now)
+        return _invalid(raw, exc, source, recorder)
     sid = signal.id
-    record = SignalRecord(
-        signal_id=sid,
-        state=SignalState.RECEIVED,
-        version=1,
-        symbol=signal.symbol,
-        strategy_id=signal.strategy_id,
-        created_at=now,
-        updated_at=now,
-        source=source,
-        signal=signal.model_dump(mode="json", exclude_none=True),
-        history=(Transition(SignalState.RECEIVED, now, stage="ingest", detail={"source": source}),),
-    )
-    if not recorder.create(record):
+    if not recorder.create(received(sid, source, now, raw, signal)):
         existing = recorder.store.get(sid)
         if existing is not None and existing.state is not SignalState.RECEIVED:
             recorder.counters.incr(SIGNALS, {"source": source, "result": "duplicate"})
@@ -83,30 +106,11 @@ def ingest(raw: Mapping[str, Any], *, source: str, recorder: Recorder, queue: Si
     return IngestResult(sid, current.state if current else SignalState.QUEUED, record=current)
 
 
-def _invalid(
-    raw: Mapping[str, Any], exc: ValidationError, source: str, recorder: Recorder, now: datetime
-) -> IngestResult:
+def _invalid(raw: Mapping[str, Any], exc: ValidationError, source: str, recorder: Recorder) -> IngestResult:
     errors = describe(exc)
     recorder.counters.incr(SIGNALS, {"source": source, "result": "invalid"})
     sid = raw.get("signal_id") if isinstance(raw, Mapping) else None
     if not isinstance(sid, str) or not _SIGNAL_ID.match(sid):
         return IngestResult(None, None, errors=errors)
-    reason = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    record = SignalRecord(
-        signal_id=sid,
-        state=SignalState.RECEIVED,
-        version=1,
-        symbol=str(raw.get("symbol", ""))[:20],
-        strategy_id=str(raw.get("strategy_id", ""))[:128],
-        created_at=now,
-        updated_at=now,
-        source=source,
-        history=(Transition(SignalState.RECEIVED, now, stage="ingest", detail={"source": source}),),
-    )
-    if recorder.create(record):
-        rejected = recorder.advance(
-            sid, SignalState.REJECTED, code=RejectionCode.INVALID_SIGNAL.value, reason=reason, detail={"errors": errors}
-        )
-        return IngestResult(sid, SignalState.REJECTED, errors=errors, record=rejected)
-    existing = recorder.store.get(sid)
-    return IngestResult(sid, existing.state if existing else None, duplicate=True, errors=errors, record=existing)
+    record, new = record_invalid(sid, raw, errors, source, recorder)
+    return IngestResult(sid, record.state if record else None, duplicate=not new, errors=errors, record=record)

@@ -23,7 +23,8 @@ from contracts.status import SignalState
 from tradeengine.engine import decide
 from tradeengine.exchange.base import ExchangeError
 from tradeengine.pipeline.deps import Deps
-from tradeengine.pipeline.ports import SignalRecord, Transition
+from tradeengine.pipeline.ingest import received, record_invalid
+from tradeengine.pipeline.ports import SignalRecord
 from tradeengine.pipeline.recorder import Recorder
 from tradeengine.sizing import Market
 
@@ -83,22 +84,8 @@ def _ensure_record(signal: Signal, body: Mapping[str, Any], recorder: Recorder) 
     existing = recorder.store.get(signal.id)
     if existing is not None and existing.state is not SignalState.RECEIVED:
         return existing
-    now = recorder.clock()
     source = str(body.get("source", "nats"))
-    recorder.create(
-        SignalRecord(
-            signal_id=signal.id,
-            state=SignalState.RECEIVED,
-            version=1,
-            symbol=signal.symbol,
-            strategy_id=signal.strategy_id,
-            created_at=now,
-            updated_at=now,
-            source=source,
-            signal=signal.model_dump(mode="json", exclude_none=True),
-            history=(Transition(SignalState.RECEIVED, now, stage="ingest", detail={"source": source}),),
-        )
-    )
+    recorder.create(received(signal.id, source, recorder.clock(), {}, signal))
     recorder.advance(signal.id, SignalState.QUEUED)
     stored = recorder.store.get(signal.id)
     assert stored is not None
@@ -163,26 +150,8 @@ def _replay(
 def _invalid(sid: Any, raw: Any, exc: ValidationError, body: Mapping[str, Any], recorder: Recorder) -> SizeOutcome:
     if not isinstance(sid, str) or not _SIGNAL_ID.match(sid):
         raise MalformedMessage(f"unreadable signal without a signal_id: {len(describe(exc))} problems") from exc
-    now = recorder.clock()
-    errors = describe(exc)
-    reason = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     fields = raw if isinstance(raw, Mapping) else {}
-    recorder.create(
-        SignalRecord(
-            signal_id=sid,
-            state=SignalState.RECEIVED,
-            version=1,
-            symbol=str(fields.get("symbol", ""))[:20],
-            strategy_id=str(fields.get("strategy_id", ""))[:128],
-            created_at=now,
-            updated_at=now,
-            source=str(body.get("source", "nats")),
-            history=(Transition(SignalState.RECEIVED, now, stage="ingest"),),
-        )
-    )
-    recorder.advance(
-        sid, SignalState.REJECTED, code=RejectionCode.INVALID_SIGNAL.value, reason=reason, detail={"errors": errors}
-    )
-    current = recorder.store.get(sid)
+    record, _ = record_invalid(sid, fields, describe(exc), str(body.get("source", "nats")), recorder)
     recorder.raise_if_backlog()
-    return SizeOutcome(sid, current.state if current else SignalState.REJECTED, RejectionCode.INVALID_SIGNAL.value)
+    state = record.state if record else SignalState.REJECTED
+    return SizeOutcome(sid, state, record.code if record else RejectionCode.INVALID_SIGNAL.value)
