@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    - the laptop stack (no Docker): deploy, send the seed's examples via the HTTP API and NATS, serve until Ctrl-C"
 	@echo "make test   - the whole test suite (installs what it needs)"
-	@echo "make lint   - ruff + mypy (strict on contracts and tradeengine)"
+	@echo "make lint   - ruff + mypy (strict on contracts and tradeengine; functions and local too)"
 	@echo "make bench  - benchmarks, printed as BENCH key=value"
 
 install:
@@ -24,6 +24,7 @@ unit: install
 lint: install
 	$(UV) run ruff check .
 	$(UV) run mypy
+	MYPYPATH=layers/core $(UV) run mypy --explicit-package-bases functions local
 
 bench: install
 	$(UV) run python -m tests.perf.bench

@@ -84,7 +84,7 @@ class Artifact:
 
 
 def _files(tree: Path) -> list[Path]:
-    out = []
+    out: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(tree):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         out.extend(Path(dirpath) / f for f in sorted(filenames) if not f.endswith(".pyc"))

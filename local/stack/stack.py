@@ -65,10 +65,10 @@ def _ensure(state: State, name: str, ctx: dict[str, str], step: Step) -> None:
     step(name, "starting")
     record = services.start(service, state.root / name, ctx)
     state.servers[name] = record
-    ports = record["ports"]
-    if not procs.wait_until(lambda: service.ready(ports), service.timeout, pid=int(record["pid"])):  # type: ignore[arg-type]
+    ports: dict[str, int] = record["ports"]  # type: ignore[assignment]  # services.start writes a port map
+    if not procs.wait_until(lambda: service.ready(ports), service.timeout, pid=int(str(record["pid"]))):
         tail = procs.tail(state.root / name / f"{name}.log")
-        procs.stop(int(record["pid"]), service.marker)  # type: ignore[arg-type]
+        procs.stop(int(str(record["pid"])), service.marker)
         raise RuntimeError(f"{name} did not become ready in {service.timeout:.0f}s:\n{tail}")
     step(name, f"ready {record['url']} (pid {record['pid']})")
 

@@ -48,7 +48,7 @@ class State:
 
     def running(self, name: str) -> bool:
         record = self.servers.get(name)
-        return bool(record) and procs.alive(record.get("pid"), SERVICES[name].marker)
+        return record is not None and procs.alive(record.get("pid"), SERVICES[name].marker)
 
     def url(self, name: str) -> str:
         return str(self.servers[name]["url"])
