@@ -122,7 +122,10 @@ class Signal(BaseModel):
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         # A timestamp without a zone is taken as UTC, as the seed's strategies send it.
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+00:01 is before year 1 in UTC: invalid, not a server error
+            raise ValueError("timestamp is out of range once converted to UTC") from None
 
     @model_validator(mode="after")
     def _price_for_orders(self) -> Signal:
