@@ -5,7 +5,7 @@
 #   make bench-package  cold import per handler beside its dependencies, package size per function
 .PHONY: chaos fuzz-full bench-e2e bench-package help-chaos
 
-FUZZ_FULL_EXAMPLES ?= 80
+FUZZ_FULL_EXAMPLES ?= 150
 
 help: help-chaos
 help-chaos:

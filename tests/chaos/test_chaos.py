@@ -30,3 +30,20 @@ def test_the_engine_survives(chaos_servers, name: str) -> None:
     result = run(name, chaos_servers, QUICK)
     assert result.ok, result.line(name) + "\n" + "\n".join(result.problems)
     assert result.signals > 0 and result.orders == result.signals
+
+
+def test_the_dlq_replay_script_moves_a_plan_back_once_and_leaves_unreadable_ones(chaos_servers) -> None:
+    from tests.chaos.harness import Stack
+    from tests.chaos.replay_dlq import replay
+
+    stack = Stack.create(chaos_servers)
+    sqs = stack.sqs
+    body = '{"signal_id": "replay-1", "plan": {}}'
+    sqs.send_message(QueueUrl=stack.orders_dlq, MessageBody=body, MessageGroupId="BTCUSDT", MessageDeduplicationId="a")
+    sqs.send_message(
+        QueueUrl=stack.orders_dlq, MessageBody="{not json", MessageGroupId="unreadable", MessageDeduplicationId="b",
+        MessageAttributes={"reason": {"DataType": "String", "StringValue": "not JSON"}},
+    )  # fmt: skip
+    assert replay(sqs, stack.orders_dlq, stack.orders_url, dry_run=False, limit=10) == (1, 1)
+    got = sqs.receive_message(QueueUrl=stack.orders_url, AttributeNames=["All"], WaitTimeSeconds=1)["Messages"]
+    assert [m["Body"] for m in got] == [body] and got[0]["Attributes"]["MessageGroupId"] == "BTCUSDT"

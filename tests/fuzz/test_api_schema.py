@@ -56,3 +56,14 @@ def test_enough_requests_were_sent() -> None:
     assert total >= min(200, EXAMPLES * 10), SENT
     if EXAMPLES >= 80:
         assert total >= 1000, SENT
+
+
+def test_a_timestamp_that_overflows_in_utc_is_a_422_not_a_503() -> None:
+    """schemathesis found it: 0001-01-01T00:00+00:01 is before year 1 in UTC (an OverflowError became a 503)."""
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import signal_dict
+
+    body = signal_dict(timestamp="0001-01-01T00:00:00+00:01")
+    response = TestClient(APP).post("/trade/signal", json=body, headers=AUTH)
+    assert response.status_code == 422 and response.json()["error"]["code"], response.text
