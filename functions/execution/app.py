@@ -16,15 +16,18 @@ from tradeengine.observability import logger, metrics
 from tradeengine.pipeline import deps as _deps
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.idempotency import once_per_signal
-from tradeengine.pipeline.sqs_batch import run_record
+from tradeengine.pipeline.sqs_batch import run_record, sqs_postpone
+from tradeengine.stores import aws
 
 DEPS = _deps.build_deps()
 execute_once = once_per_signal(DEPS.settings, lambda body: execute_message(body, DEPS))
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+SQS = aws.client("sqs")
 
 
 def record_handler(record: SQSRecord) -> object:
-    return run_record(record.body, execute_once, DEPS.order_dead_letters)
+    postpone = sqs_postpone(SQS, DEPS.settings.orders_queue_url, record.receipt_handle)
+    return run_record(record.body, execute_once, DEPS.order_dead_letters, postpone=postpone)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -59,7 +59,11 @@ def memory_deps(store: MemorySignalStore | None = None, **setting_overrides: Any
         "rules": None,
     }
     # Ports the API does not use (dead letters, ...) stay None, so new ones do not break these tests.
-    others = {f.name: None for f in dataclasses.fields(Deps) if f.name not in wired}
+    others = {
+        f.name: None
+        for f in dataclasses.fields(Deps)
+        if f.name not in wired and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
     return Deps(**wired, **others)
 
 

@@ -31,6 +31,13 @@ def now_signal(**kw):
     return signal_dict(timestamp=datetime.now(UTC).isoformat(), **kw)
 
 
+def later(deps, seconds):
+    """Move the pipeline's clock forward (a redelivery after the visibility timeout)."""
+    from datetime import timedelta
+
+    deps.clock = lambda: datetime.now(UTC) + timedelta(seconds=seconds)
+
+
 def run_all(deps):
     """Drain both queues once, as the two SQS-triggered functions would."""
     for body in deps.signals.drain():
@@ -98,6 +105,10 @@ def test_crash_after_submitted_before_sending_places_it_once(deps):
     size_message(deps.signals.drain()[0], deps)
     plan_body = deps.plans.drain()[0]
     deps.recorder("execution").advance(result.signal_id, SignalState.SUBMITTED)  # crashed before sending
+    with pytest.raises(RetryLater) as early:  # not found yet may still mean "in flight": wait it out
+        execute_message(plan_body, deps)
+    assert 5 < early.value.delay_s <= 15
+    later(deps, seconds=16)
     assert execute_message(plan_body, deps).placed
     assert execute_message(plan_body, deps).placed is False
     assert len(orders_on_exchange(deps)) == 1
@@ -126,7 +137,10 @@ def test_unknown_and_not_found_is_retried_later_not_resent(deps, monkeypatch):
     with pytest.raises(RetryLater):
         execute_message(plan_body, deps)
     monkeypatch.undo()
-    assert execute_message(plan_body, deps).state is SignalState.FILLED  # redelivery: not found → placed once
+    with pytest.raises(RetryLater):  # the redelivery comes too soon: the first send may still arrive
+        execute_message(plan_body, deps)
+    later(deps, seconds=16)
+    assert execute_message(plan_body, deps).state is SignalState.FILLED  # quiet period over: placed once
     assert len(orders_on_exchange(deps)) == 1
 
 
@@ -260,3 +274,38 @@ def test_a_dependency_failure_is_raised_for_redelivery_not_dead_lettered(deps, m
     with pytest.raises(RetryLater):
         run_record(text, lambda body: size_message(body, deps), deps.dead_letters)
     assert deps.dead_letters.messages == []
+
+
+def test_retry_later_postpones_the_message_when_it_knows_how_long(deps):
+    from tradeengine.pipeline.sqs_batch import run_record
+
+    waits = []
+
+    def too_early(body):
+        raise RetryLater("not yet", 12.5)
+
+    with pytest.raises(RetryLater):
+        run_record('{"signal_id": "x"}', too_early, deps.order_dead_letters, postpone=waits.append)
+    assert waits == [12.5]
+
+
+def test_an_order_still_in_flight_is_not_sent_twice(deps, monkeypatch):
+    """The send times out before the exchange has booked it; a quick redelivery looks it up, does not
+    find it yet, and must not resend: the in-flight request books the order a moment later."""
+    from contracts.orders import OrderPlan
+
+    ingest(now_signal(signal_id="inflight-1"), source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
+    size_message(deps.signals.drain()[0], deps)
+    plan_body = deps.plans.drain()[0]
+    real_place = deps.exchange.place_order
+    monkeypatch.setattr(deps.exchange, "place_order", lambda order: Unknown("read timeout", order.new_client_order_id))
+    with pytest.raises(RetryLater):
+        execute_message(plan_body, deps)  # unknown, and the lookup does not find it (yet)
+    later(deps, seconds=3)
+    with pytest.raises(RetryLater):
+        execute_message(plan_body, deps)  # redelivered quickly: still inside the quiet period, nothing sent
+    real_place(OrderPlan.model_validate(plan_body["plan"]).order)  # the first request reaches the book now
+    later(deps, seconds=20)
+    monkeypatch.undo()
+    assert execute_message(plan_body, deps).state is SignalState.FILLED
+    assert len(orders_on_exchange(deps)) == 1

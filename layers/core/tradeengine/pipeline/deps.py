@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -37,13 +37,10 @@ class Deps:
     order_dead_letters: Any  # the same for orders.fifo
     exchange: Exchange
     rules: Any  # RulesSource: ``get(symbol) -> SymbolRules | None``
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def recorder(self, stage: str) -> Recorder:
-        return Recorder(self.store, self.audit, self.counters, self.settings.mode, stage, _utcnow)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+        return Recorder(self.store, self.audit, self.counters, self.settings.mode, stage, self.clock)
 
 
 def parse_balances(text: str) -> dict[str, Decimal]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -85,6 +85,7 @@ def execute_message(body: Mapping[str, Any], deps: Deps) -> ExecOutcome:
     if record.state is SignalState.SUBMITTED:
         existing = _lookup(plan, deps)
         if existing is None:
+            _wait_out_in_flight(record.updated_at, deps, recorder)
             outcome = _place(plan, deps)  # the exchange never saw it: this is the first real attempt
             placed = True
         else:
@@ -95,6 +96,20 @@ def execute_message(body: Mapping[str, Any], deps: Deps) -> ExecOutcome:
     recorder.write_audit(record)  # already past execution: heal the audit trail, do nothing else
     recorder.raise_if_backlog()
     return ExecOutcome(sid, record.state, placed)
+
+
+def quiet_period(deps: Deps) -> timedelta:
+    """How long after a send an order the exchange does not know may still arrive: past the request's
+    receive window (Binance drops a request older than recvWindow), twice over, plus a margin."""
+    return timedelta(milliseconds=2 * deps.settings.binance_recv_window_ms) + timedelta(seconds=5)
+
+
+def _wait_out_in_flight(submitted_at: datetime, deps: Deps, recorder: Recorder) -> None:
+    """Not found right after a send is not "never sent": the first request may still be on its way.
+    Only once the quiet period has passed does "not found" mean the order can be sent (again)."""
+    remaining = (submitted_at + quiet_period(deps) - recorder.clock()).total_seconds()
+    if remaining > 0:
+        raise RetryLater(f"the first send may still be in flight; looking again in {remaining:.0f} s", remaining)
 
 
 def _place(plan: OrderPlan, deps: Deps) -> PlaceOutcome:

@@ -38,7 +38,14 @@ class MalformedMessage(ValueError):
 
 
 class RetryLater(RuntimeError):
-    """A dependency (market data, the exchange) is unavailable: nothing was decided, retry the message."""
+    """A dependency (market data, the exchange) is unavailable: nothing was decided, retry the message.
+
+    ``delay_s``: retry no sooner than this (the queue consumer postpones the message that long).
+    """
+
+    def __init__(self, message: str, delay_s: float | None = None) -> None:
+        super().__init__(message)
+        self.delay_s = delay_s
 
 
 @dataclass(frozen=True, slots=True)
