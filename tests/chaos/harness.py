@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import importlib.util
 import json
 import os
-import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from tests.chaos.servers import EXCHANGE_KEY, EXCHANGE_SECRET, FAKE_AWS, ROOT, Servers
+from tests.support.engine import FakeContext, load_function, provision
 
 JWT_SECRET = "chaos-jwt-secret-0123456789abcdef0123456789"
 API_EVENT = json.loads((ROOT / "local" / "events" / "apigw-post-signal.json").read_text())
@@ -50,36 +48,12 @@ class Stack:
 
     @classmethod
     def create(cls, servers: Servers, *, visibility_timeout: int = 2, **env: str) -> Stack:
-        from tradeengine.pipeline.idempotency import create_table as create_idempotency
-        from tradeengine.stores import aws, control, counters, paper_book_dynamodb, rules_cache, signal_state
-        from tradeengine.stores.queues import create_queues
-
         os.environ.update(FAKE_AWS)
-        run = uuid.uuid4().hex[:8]
-        ddb = aws.client("dynamodb", endpoint_url=servers.aws_url, region="us-east-1")
-        sqs = aws.client("sqs", endpoint_url=servers.aws_url, region="us-east-1")
-        tables = {
-            "SIGNALS_TABLE": (signal_state.create_table, f"signals-{run}"),
-            "COUNTERS_TABLE": (counters.create_table, f"counters-{run}"),
-            "CONTROL_TABLE": (control.create_table, f"control-{run}"),
-            "RULES_TABLE": (rules_cache.create_table, f"rules-{run}"),
-            "PAPER_BOOK_TABLE": (paper_book_dynamodb.create_table, f"paper-{run}"),
-            "IDEMPOTENCY_TABLE": (create_idempotency, f"idem-{run}"),
-        }
-        for create, name in tables.values():
-            create(ddb, name)
-        queues = create_queues(sqs, f"c{run}", visibility_timeout=visibility_timeout)
+        made = provision(servers.aws_url, visibility_timeout=visibility_timeout, prefix="c")
         full = {
-            **FAKE_AWS,
-            **{key: name for key, (_, name) in tables.items()},
-            "AWS_ENDPOINT_URL": servers.aws_url,
-            "SIGNALS_QUEUE_URL": queues.signals,
-            "ORDERS_QUEUE_URL": queues.orders,
-            "SIGNALS_DLQ_URL": queues.signals_dlq,
-            "ORDERS_DLQ_URL": queues.orders_dlq,
+            **made.env,
             "MARKET_DATA_URL": servers.exchange_url,
             "MONGODB_URL": servers.mongo_url,
-            "MONGODB_DATABASE": f"audit_{run}",
             # The Binance adapter against the local exchange: real signatures, timestamps, error codes.
             "SIMULATION_ENABLED": "false",
             "BINANCE_BASE_URL": servers.exchange_url,
@@ -87,14 +61,12 @@ class Stack:
             "BINANCE_API_SECRET": EXCHANGE_SECRET,
             "BINANCE_TIMEOUT_SECONDS": "5",
             "JWT_SECRET_KEY": JWT_SECRET,
-            "ENVIRONMENT": "test",
             "LOG_LEVEL": "WARNING",
-            "POWERTOOLS_METRICS_NAMESPACE": "Petrosa/TradeEngine",
-            "POWERTOOLS_SERVICE_NAME": "tradeengine",
             "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines on stdout would drown the FAULT lines
             **env,
         }
-        return cls(servers, full, sqs, ddb, queues.signals, queues.orders, queues.signals_dlq, queues.orders_dlq)
+        q = made.queues
+        return cls(servers, full, made.sqs, made.ddb, q.signals, q.orders, q.signals_dlq, q.orders_dlq)
 
     def use(self) -> None:
         from tradeengine.config import get_settings
@@ -105,33 +77,13 @@ class Stack:
     def load(self, name: str) -> ModuleType:
         """functions/<name>/app.py, imported afresh as a Lambda cold start does (settings read now)."""
         self.use()
-        module_name = f"chaos_{name}_{uuid.uuid4().hex[:8]}"
-        spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-        return module
+        return load_function(name, prefix="chaos")
 
     def deps(self) -> Any:
         from tradeengine.pipeline.deps import build_deps
 
         self.use()
         return build_deps()
-
-
-@dataclass
-class FakeContext:
-    """The attributes of a LambdaContext that powertools reads (remaining time sets the in-progress expiry)."""
-
-    remaining_ms: int = 60_000
-    function_name: str = "chaos"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:chaos"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 # -- signals and the API ------------------------------------------------------------------------------
