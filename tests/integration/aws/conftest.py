@@ -7,9 +7,7 @@ dependencies are its own business. It listens on a free 127.0.0.1 port and is st
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -21,6 +19,9 @@ from typing import Any
 import pytest
 from tradeengine.stores import aws
 
+from local.stack.procs import free_port as _free_port
+from local.stack.services import uvx as _uvx
+
 MINISTACK = "ministack==1.5.33"
 START_TIMEOUT_S = float(os.environ.get("MINISTACK_START_TIMEOUT", "120"))  # first run downloads the wheel
 FAKE_AWS_ENV = {
@@ -28,20 +29,6 @@ FAKE_AWS_ENV = {
     "AWS_SECRET_ACCESS_KEY": "test",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _uvx() -> list[str]:
-    if exe := shutil.which("uvx"):
-        return [exe]
-    if exe := shutil.which("uv"):
-        return [exe, "tool", "run"]
-    return ["python3", "-m", "uv", "tool", "run"]
 
 
 def _healthy(url: str) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,15 +21,11 @@ import pytest
 from pydantic import SecretStr
 from tradeengine.exchange.binance import BinanceCredentials, BinanceExchange
 
+from local.stack.procs import free_port as _free_port
+
 API_KEY = "local-test-key-0123456789"
 API_SECRET = "local-test-secret-9876543210"
 START_TIMEOUT_S = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _ready(url: str) -> bool:

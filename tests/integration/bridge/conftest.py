@@ -24,15 +24,10 @@ from typing import Any
 
 import pytest
 
+from local.stack.procs import free_port
 from tests.integration.aws.conftest import FAKE_AWS_ENV, aws_env, ministack_endpoint  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _nats_server_binary() -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,10 @@ from typing import Any
 import pytest
 from binance.client import Client
 
+from local.stack.procs import free_port as _free_port
+
 API_KEY = "it-key-local-exchange"
 API_SECRET = "it-secret-local-exchange"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _ready(url: str) -> bool:

@@ -8,9 +8,7 @@ listens on a free 127.0.0.1 port with its data in a temp directory and is stoppe
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -23,22 +21,11 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from local.stack.procs import free_port
+from local.stack.services import uvx as _uvx
+
 SECANTUSDB = "secantusdb==0.7.0b3"
 START_TIMEOUT_S = float(os.environ.get("SECANTUSDB_START_TIMEOUT", "120"))  # first run downloads the wheel
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _uvx() -> list[str]:
-    if exe := shutil.which("uvx"):
-        return [exe]
-    if exe := shutil.which("uv"):
-        return [exe, "tool", "run"]
-    return ["python3", "-m", "uv", "tool", "run"]
 
 
 def _pingable(url: str) -> bool:
