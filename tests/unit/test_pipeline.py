@@ -309,3 +309,12 @@ def test_an_order_still_in_flight_is_not_sent_twice(deps, monkeypatch):
     monkeypatch.undo()
     assert execute_message(plan_body, deps).state is SignalState.FILLED
     assert len(orders_on_exchange(deps)) == 1
+
+
+def test_closing_an_asset_the_account_does_not_list_is_dust_not_unknown():
+    # The account answered and lists no BTC (exchanges omit empty balances): that is zero, not unknown.
+    deps = memory_deps(load_info(INFO_2021), PRICES, {"USDT": "10000"})
+    assert "BTC" not in deps.exchange.balances()
+    r = ingest(now_signal(action="close"), source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
+    run_all(deps)
+    assert deps.store.get(r.signal_id).code == "DUST"

@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -116,6 +117,10 @@ def _decide(signal: Signal, deps: Deps, recorder: Recorder) -> OrderPlan | Rejec
         balances = {asset: b.free for asset, b in deps.exchange.balances().items()}
     except ExchangeError as exc:  # unknown balances: sizing that needs them refuses BALANCE_UNKNOWN
         log.warning("balances unavailable: %s", exc.message)
+    if balances is not None and rules is not None:
+        # The account answered: an asset it does not list is held at zero (Binance omits empty ones), not unknown.
+        for asset in (rules.base_asset, rules.quote_asset):
+            balances.setdefault(asset, Decimal(0))
     policy = deps.settings.policy(deps.trading_state.get())
     symbol_rules = {signal.symbol: rules} if rules is not None else {}
     return decide(signal, symbol_rules, Market(price, average), recorder.clock(), balances, policy)
