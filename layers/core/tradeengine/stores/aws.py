@@ -6,10 +6,30 @@ same code talks to MiniStack on a laptop and to AWS in a Lambda; tests may pass 
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
+
+_clients: dict[tuple[str, ...], Any] = {}
+_lock = threading.Lock()
 
 
 def client(service: str, *, endpoint_url: str | None = None, region: str | None = None) -> Any:
+    """One client per service, endpoint and region in a process: building one costs ~100 ms of a cold
+    start, every store of a function shares it, and boto3 clients are thread-safe."""
+    key = (
+        service,
+        endpoint_url or os.environ.get("AWS_ENDPOINT_URL", ""),
+        region or os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "")),
+        os.environ.get("AWS_ACCESS_KEY_ID", ""),
+    )
+    with _lock:
+        if key not in _clients:
+            _clients[key] = _new(service, endpoint_url, region)
+        return _clients[key]
+
+
+def _new(service: str, endpoint_url: str | None, region: str | None) -> Any:
     import boto3
     from botocore.config import Config
 
