@@ -88,7 +88,7 @@ def stack_environment(logical_id: str) -> dict[str, str]:
 
 
 def _freshen(event: Any, secret: str | None) -> Any:
-    """Sample events only: mint the placeholder token, move signal timestamps to now."""
+    """Sample events only: mint the stand-in token, move signal timestamps to now."""
     text = json.dumps(event)
     if secret:
         from tradeengine.api.tokens import mint

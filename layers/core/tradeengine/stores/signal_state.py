@@ -286,13 +286,13 @@ class DynamoDBSignalStateStore:
             values[":ttl"] = self._expires(when)
             sets.append("#ttl = :ttl")
             removes.append("#open")
-        placeholders = []
+        allowed_states = []
         for i, source in enumerate(sources):
             values[f":from{i}"] = {"S": source.value}
-            placeholders.append(f":from{i}")
+            allowed_states.append(f":from{i}")
         return {
             "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-            "ConditionExpression": f"#v = :expected AND #s IN ({', '.join(placeholders)})",
+            "ConditionExpression": f"#v = :expected AND #s IN ({', '.join(allowed_states)})",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
