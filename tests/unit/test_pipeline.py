@@ -318,3 +318,31 @@ def test_closing_an_asset_the_account_does_not_list_is_dust_not_unknown():
     r = ingest(now_signal(action="close"), source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
     run_all(deps)
     assert deps.store.get(r.signal_id).code == "DUST"
+
+
+def test_create_audits_the_record_as_stored_without_reading_it_back() -> None:
+    from tradeengine.pipeline.memory import MemoryAudit, MemoryCounters, MemorySignalStore
+    from tradeengine.pipeline.ports import SignalRecord, Transition
+    from tradeengine.pipeline.recorder import Recorder, audit_events
+
+    at = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    first = Transition(SignalState.RECEIVED, at, stage="ingest", detail={"source": "api", "qty": Decimal("0.10")})
+    extra = Transition(SignalState.QUEUED, at)
+    record = SignalRecord("sig-c1", SignalState.RECEIVED, 7, "BTCUSDT", "s", at, at, history=(first, extra))
+    store, audit = MemorySignalStore(), MemoryAudit()
+    recorder = Recorder(store, audit, MemoryCounters(), "simulation", "ingest")
+
+    reads = []
+    original_get = store.get
+    store.get = lambda sid: reads.append(sid) or original_get(sid)  # type: ignore[method-assign]
+    assert recorder.create(record)
+    assert reads == []  # no round trip to read back what was just written
+    written = audit.events("sig-c1")
+    assert len(written) == 1 and written[0].detail == {"source": "api", "qty": "0.1"}  # as the store keeps it (JSON)
+    stored = original_get("sig-c1")
+    assert stored is not None and stored.version == 1 and len(stored.history) == 1
+    assert [e.model_dump(exclude={"detail"}) for e in written] == [
+        e.model_dump(exclude={"detail"}) for e in audit_events(stored, "simulation")
+    ]
+    assert not recorder.create(record)  # a repeat creates nothing and audits nothing new
+    assert len(audit.events("sig-c1")) == 1

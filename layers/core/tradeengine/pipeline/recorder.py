@@ -9,14 +9,16 @@ message and the redelivery writes the history again.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.money import dumps
 from contracts.status import AuditEvent, SignalState
-from tradeengine.pipeline.ports import AuditSink, Counters, SignalRecord, SignalStateStore
+from tradeengine.pipeline.ports import AuditSink, Counters, SignalRecord, SignalStateStore, Transition
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,13 @@ def audit_events(record: SignalRecord, mode: str) -> list[AuditEvent]:
     ]
 
 
+def as_created(record: SignalRecord) -> SignalRecord:
+    """``record`` as ``SignalStateStore.create`` stores it: version 1, only its first step, detail as JSON."""
+    first = record.history[0] if record.history else Transition(record.state, record.created_at)
+    first = replace(first, detail=json.loads(dumps(dict(first.detail))))
+    return replace(record, version=1, history=(first,))
+
+
 @dataclass
 class Recorder:
     store: SignalStateStore
@@ -57,9 +66,9 @@ class Recorder:
     def create(self, record: SignalRecord) -> bool:
         created = self.store.create(record)
         if created:
-            stored = self.store.get(record.signal_id)
-            if stored is not None:
-                self.write_audit(stored)
+            # The audit is written from the record as the store keeps it (version 1, the first step, its detail
+            # as JSON), built here rather than read back: one round trip less per signal, the same events.
+            self.write_audit(as_created(record))
         return created
 
     def advance(
