@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeengine.engine import decide
-from tradeengine.rules import parse_exchange_info
+from tradeengine.exchange_info import parse_exchange_info
 from tradeengine.sizing import Market
 
 from contracts import Hold, OrderPlan, Signal

@@ -21,14 +21,14 @@ def load_info(path: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def rules_2021():
-    from tradeengine.rules import parse_exchange_info
+    from tradeengine.exchange_info import parse_exchange_info
 
     return parse_exchange_info(load_info(INFO_2021))
 
 
 @pytest.fixture(scope="session")
 def rules_2026():
-    from tradeengine.rules import parse_exchange_info
+    from tradeengine.exchange_info import parse_exchange_info
 
     return parse_exchange_info(load_info(INFO_2026))
 

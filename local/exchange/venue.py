@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from tradeengine.exchange.matching import Book, MatchingConfig, MatchingError, Order
-from tradeengine.rules import SymbolRules, parse_exchange_info
+from tradeengine.exchange_info import parse_exchange_info
+from tradeengine.rules import SymbolRules
 
 from local.exchange import wire
 from local.exchange.params import ApiError, client_id, integer, need, order_request, text

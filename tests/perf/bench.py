@@ -41,7 +41,7 @@ def bench_sizing(iterations: int = 20000) -> dict[str, str]:
     import json
 
     from tradeengine.engine import decide
-    from tradeengine.rules import parse_exchange_info
+    from tradeengine.exchange_info import parse_exchange_info
     from tradeengine.sizing import Market
 
     from contracts import OrderPlan, Signal

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from tradeengine.exchange.matching import Book, MatchingConfig, MatchingError
-from tradeengine.rules import parse_exchange_info
+from tradeengine.exchange_info import parse_exchange_info
 
 from contracts.orders import BinanceOrderType, OrderRequest, Side
 

@@ -12,7 +12,8 @@ from decimal import Decimal
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from tradeengine.engine import decide
-from tradeengine.rules import OrderContext, parse_exchange_info
+from tradeengine.exchange_info import parse_exchange_info
+from tradeengine.rules import OrderContext
 from tradeengine.sizing import Market
 
 from contracts import Hold, OrderPlan, Rejection, RejectionCode, Signal

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 from tradeengine.decimals import ceil_to_step, floor_to_step
-from tradeengine.rules import OrderContext, parse_symbol
+from tradeengine.exchange_info import parse_symbol
+from tradeengine.rules import OrderContext
 
 from contracts import OrderRequest, Side
 from contracts.orders import BinanceOrderType as T

@@ -75,7 +75,7 @@ def test_float_quantity_regression(rules_2021):
         "orderTypes": ["MARKET", "LIMIT"],
         "filters": [{"filterType": "LOT_SIZE", "minQty": "0.01", "maxQty": "1000", "stepSize": "0.01"}],
     }
-    from tradeengine.rules import parse_symbol
+    from tradeengine.exchange_info import parse_symbol
 
     plan = sized(parse_symbol(raw), market="1", price="1", symbol="XUSDT", quantity=0.29)
     assert plan.order.quantity == D("0.29")

@@ -19,8 +19,9 @@ from contracts.rejection import RejectionCode
 from contracts.signal import Signal
 from tradeengine import __version__
 from tradeengine.engine import Decision, decide
+from tradeengine.exchange_info import parse_exchange_info
 from tradeengine.risk import TradingState
-from tradeengine.rules import SymbolRules, parse_exchange_info
+from tradeengine.rules import SymbolRules
 from tradeengine.sizing import Market
 
 

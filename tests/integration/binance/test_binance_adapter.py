@@ -23,7 +23,7 @@ from tradeengine.exchange.base import (
     Unknown,
 )
 from tradeengine.exchange.binance import BinanceCredentials, BinanceExchange
-from tradeengine.rules import parse_exchange_info
+from tradeengine.exchange_info import parse_exchange_info
 from tradeengine.sizing import Market
 
 from contracts.orders import BinanceOrderType, OrderPlan, OrderRequest, Side

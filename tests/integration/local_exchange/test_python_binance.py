@@ -9,7 +9,7 @@ import pytest
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 from tradeengine.engine import decide
-from tradeengine.rules import parse_exchange_info
+from tradeengine.exchange_info import parse_exchange_info
 from tradeengine.sizing import Market
 
 from contracts.orders import OrderPlan

@@ -30,7 +30,8 @@ from tradeengine.exchange.base import (
 from tradeengine.exchange.market_data import FixedMarketData, MarketData, RestMarketData
 from tradeengine.exchange.matching import Book, MatchingConfig, MatchingError, Order, OrderList, Trade
 from tradeengine.exchange.paper_store import InMemoryPaperBookStore, PaperBookStore
-from tradeengine.rules import SymbolRules, parse_exchange_info
+from tradeengine.exchange_info import parse_exchange_info
+from tradeengine.rules import SymbolRules
 
 __all__ = [
     "FixedMarketData",

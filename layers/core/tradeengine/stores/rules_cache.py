@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from contracts.money import dumps
 from tradeengine.exchange.base import Exchange, ExchangeError
-from tradeengine.rules import SymbolRules, parse_symbol
+from tradeengine.exchange_info import parse_symbol
+from tradeengine.rules import SymbolRules
 from tradeengine.stores import aws
 
 if TYPE_CHECKING:
