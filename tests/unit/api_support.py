@@ -25,7 +25,7 @@ from tradeengine.pipeline.memory import (
 from tests.conftest import INFO_2026, load_info
 
 SECRET = "test-jwt-secret-0123456789abcdef-0123456789"  # >= 32 bytes, as outside local environments
-BINANCE_KEY = "binance-key-AKIAEXAMPLEKEY0000001"
+BINANCE_KEY = "binance-key-example-not-a-real-key-01"
 BINANCE_SECRET = "binance-secret-s3cr3t-value-0000000002"
 MONGO_URL = "mongodb://engine:mongo-pa55word@127.0.0.1:27017"
 SECRETS = (SECRET, BINANCE_KEY, BINANCE_SECRET, "mongo-pa55word")
