@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from tests.chaos.servers import EXCHANGE_KEY, EXCHANGE_SECRET, FAKE_AWS, ROOT, Servers
-from tests.support.engine import FakeContext, load_function, provision
+from tests.support.engine import FakeContext, load_function, provision, sqs_event
 
 JWT_SECRET = "chaos-jwt-secret-0123456789abcdef0123456789"
 API_EVENT = json.loads((ROOT / "local" / "events" / "apigw-post-signal.json").read_text())
@@ -135,29 +135,7 @@ def post(api: ModuleType, body: dict[str, Any], bearer: str) -> tuple[int, dict[
 
 def receive(sqs: Any, queue_url: str, max_messages: int = 10, wait_s: int = 0) -> dict[str, Any]:
     """Receive from the real queue and shape the records as Lambda's SQS event source does."""
-    got = sqs.receive_message(
-        QueueUrl=queue_url,
-        MaxNumberOfMessages=max_messages,
-        WaitTimeSeconds=wait_s,
-        AttributeNames=["All"],
-        MessageAttributeNames=["All"],
-    ).get("Messages", [])
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": m.get("MessageAttributes", {}),
-                "md5OfBody": m.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:us-east-1:000000000000:{queue_url.rsplit('/', 1)[-1]}",
-                "awsRegion": "us-east-1",
-            }
-            for m in got
-        ]
-    }
+    return sqs_event(sqs, queue_url, max_messages, wait_s)
 
 
 def settle(sqs: Any, queue_url: str, event: dict[str, Any], reply: dict[str, Any] | None) -> int:

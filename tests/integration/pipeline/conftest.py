@@ -13,7 +13,7 @@ import pytest
 from tests.integration.aws.conftest import aws_env, ddb, ministack_endpoint  # noqa: F401 (fixtures)
 from tests.integration.local_exchange.conftest import exchange_url  # noqa: F401 (fixture)
 from tests.integration.mongo.conftest import mongo_server_factory, mongo_url  # noqa: F401 (fixtures)
-from tests.support.engine import ROOT, FakeContext, load_function, provision  # noqa: F401 (re-exported)
+from tests.support.engine import ROOT, FakeContext, load_function, provision, sqs_event  # noqa: F401 (re-exported)
 
 
 @dataclass
@@ -40,34 +40,6 @@ def stack(ministack_endpoint: str, mongo_url: str, exchange_url: str, aws_env: N
         for key, value in env.items():
             mp.setenv(key, value)
         yield Stack(env, made.queues, made.sqs, made.ddb)
-
-
-def sqs_event(sqs: Any, queue_url: str, max_messages: int = 10) -> dict[str, Any]:
-    """Receive from the real queue and shape the records as Lambda's SQS event source does."""
-    got = sqs.receive_message(
-        QueueUrl=queue_url,
-        MaxNumberOfMessages=max_messages,
-        WaitTimeSeconds=1,
-        AttributeNames=["All"],
-        MessageAttributeNames=["All"],
-    ).get("Messages", [])
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": m.get("MessageAttributes", {}),
-                "md5OfBody": m.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": "us-east-1",
-            }
-            for m in got
-        ]
-    }
 
 
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Petrosa/TradeEngine")
