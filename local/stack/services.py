@@ -53,13 +53,12 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _mongo_ok(port: int) -> bool:
+def mongo_ok(url: str) -> bool:
+    """A MongoDB wire server answers ping at ``url`` (short timeouts: a readiness probe)."""
     from pymongo import MongoClient
     from pymongo.errors import PyMongoError
 
-    client: MongoClient[dict[str, object]] = MongoClient(
-        f"mongodb://127.0.0.1:{port}", serverSelectionTimeoutMS=300, connectTimeoutMS=300
-    )
+    client: MongoClient[dict[str, object]] = MongoClient(url, serverSelectionTimeoutMS=300, connectTimeoutMS=300)
     try:
         client.admin.command("ping")
         return True
@@ -67,6 +66,10 @@ def _mongo_ok(port: int) -> bool:
         return False
     finally:
         client.close()
+
+
+def _mongo_ok(port: int) -> bool:
+    return mongo_ok(f"mongodb://127.0.0.1:{port}")
 
 
 @dataclass(frozen=True)

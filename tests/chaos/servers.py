@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from local.stack.procs import free_port
-from local.stack.services import nats_server_binary, uvx
+from local.stack.services import mongo_ok, nats_server_binary, uvx
 
 ROOT = Path(__file__).resolve().parents[2]
 MINISTACK = "ministack==1.5.33"  # the pins the integration fixtures use
@@ -116,20 +116,6 @@ class Proc:
         return self.start()
 
 
-def _mongo_ok(url: str) -> bool:
-    from pymongo import MongoClient
-    from pymongo.errors import PyMongoError
-
-    probe: MongoClient[dict[str, Any]] = MongoClient(url, serverSelectionTimeoutMS=300, connectTimeoutMS=300)
-    try:
-        probe.admin.command("ping")
-        return True
-    except PyMongoError:
-        return False
-    finally:
-        probe.close()
-
-
 @dataclass
 class Servers:
     work: Path
@@ -198,7 +184,7 @@ class Servers:
             ],
             db_port,
             work / "secantusdb.log",
-            lambda: _mongo_ok(f"mongodb://127.0.0.1:{db_port}"),
+            lambda: mongo_ok(f"mongodb://127.0.0.1:{db_port}"),
             env=base_env,
             cwd=work,
         )

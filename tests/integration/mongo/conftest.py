@@ -19,24 +19,13 @@ from typing import Any
 
 import pytest
 from pymongo import MongoClient
-from pymongo.errors import PyMongoError
 
 from local.stack.procs import free_port
+from local.stack.services import mongo_ok
 from local.stack.services import uvx as _uvx
 
 SECANTUSDB = "secantusdb==0.7.0b3"
 START_TIMEOUT_S = float(os.environ.get("SECANTUSDB_START_TIMEOUT", "120"))  # first run downloads the wheel
-
-
-def _pingable(url: str) -> bool:
-    probe: MongoClient[dict[str, Any]] = MongoClient(url, serverSelectionTimeoutMS=300, connectTimeoutMS=300)
-    try:
-        probe.admin.command("ping")
-        return True
-    except PyMongoError:
-        return False
-    finally:
-        probe.close()
 
 
 @dataclass
@@ -106,7 +95,7 @@ def start_server(workdir: Path, ttl_sweep_seconds: float | None = None) -> Mongo
         )
     server = MongoServer(url, proc, log_path)
     deadline = time.monotonic() + START_TIMEOUT_S
-    while not _pingable(url):
+    while not mongo_ok(url):
         if proc.poll() is not None or time.monotonic() > deadline:
             server.stop()
             tail = log_path.read_text(errors="replace")[-2000:]
