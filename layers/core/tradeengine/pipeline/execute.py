@@ -69,19 +69,17 @@ def execute_message(body: Mapping[str, Any], deps: Deps) -> ExecOutcome:
         plan = OrderPlan.model_validate(body["plan"])
     except (KeyError, ValidationError) as exc:
         raise MalformedMessage(f"not an order plan message: {exc}") from exc
+    # The usual case first, in one conditional write: SIZED → SUBMITTED, legal only from SIZED, so of two
+    # deliveries exactly one moves on. Anything else (not sized yet, already submitted, done) reads the record.
+    moved = recorder.advance(sid, SignalState.SUBMITTED, detail={"order": plan.order.to_binance()})
+    if moved is not None:
+        state = _settle(_place(plan, deps), plan, body, deps, recorder)
+        recorder.raise_if_backlog()
+        return ExecOutcome(sid, state, placed=True)
     record = recorder.store.get(sid)
     if record is None or record.state in (SignalState.RECEIVED, SignalState.QUEUED):
         raise RetryLater(f"signal {sid} is not sized yet")  # never ack a plan the state does not know of yet
     placed = False
-    if record.state is SignalState.SIZED:
-        moved = recorder.advance(sid, SignalState.SUBMITTED, detail={"order": plan.order.to_binance()})
-        if moved is not None:
-            outcome = _place(plan, deps)
-            placed = True
-            state = _settle(outcome, plan, body, deps, recorder)
-            recorder.raise_if_backlog()
-            return ExecOutcome(sid, state, placed)
-        record = recorder.store.get(sid) or record
     if record.state is SignalState.SUBMITTED:
         existing = _lookup(plan, deps)
         if existing is None:

@@ -10,6 +10,7 @@ import os
 import threading
 from typing import Any
 
+MAX_POOL_CONNECTIONS = 50
 _clients: dict[tuple[str, ...], Any] = {}
 _lock = threading.Lock()
 
@@ -33,7 +34,15 @@ def _new(service: str, endpoint_url: str | None, region: str | None) -> Any:
     import boto3
     from botocore.config import Config
 
-    config = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
+    # A Lambda makes one call at a time; a process that shares the client between threads (the bridge's
+    # senders, the laptop stack, the benchmarks) needs more than botocore's 10 pooled connections, or it
+    # discards and reopens connections under load.
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 4},
+        connect_timeout=3,
+        read_timeout=10,
+        max_pool_connections=MAX_POOL_CONNECTIONS,
+    )
     kwargs: dict[str, Any] = {"config": config}
     if endpoint_url:
         kwargs["endpoint_url"] = endpoint_url
