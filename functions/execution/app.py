@@ -19,7 +19,7 @@ from tradeengine.pipeline.idempotency import once_per_signal
 from tradeengine.pipeline.sqs_batch import run_record, sqs_postpone
 from tradeengine.stores import aws
 
-DEPS = _deps.build_deps()
+DEPS = _deps.build_deps(batch_counters=True)  # flushed at the end of every invocation
 execute_once = once_per_signal(DEPS.settings, lambda body: execute_message(body, DEPS))
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 SQS = aws.client("sqs")
@@ -34,4 +34,9 @@ def record_handler(record: SQSRecord) -> object:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     execute_once.register_lambda_context(context)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    try:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        DEPS.counters.flush()

@@ -16,7 +16,7 @@ from tradeengine.pipeline import deps as _deps
 from tradeengine.pipeline.size import size_message
 from tradeengine.pipeline.sqs_batch import run_record
 
-DEPS = _deps.build_deps()
+DEPS = _deps.build_deps(batch_counters=True)  # flushed at the end of every invocation
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
@@ -27,4 +27,9 @@ def record_handler(record: SQSRecord) -> object:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    try:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        DEPS.counters.flush()

@@ -337,6 +337,7 @@ def test_create_audits_the_record_as_stored_without_reading_it_back() -> None:
     store.get = lambda sid: reads.append(sid) or original_get(sid)  # type: ignore[method-assign]
     assert recorder.create(record)
     assert reads == []  # no round trip to read back what was just written
+    recorder.flush()
     written = audit.events("sig-c1")
     assert len(written) == 1 and written[0].detail == {"source": "api", "qty": "0.1"}  # as the store keeps it (JSON)
     stored = original_get("sig-c1")
@@ -345,4 +346,32 @@ def test_create_audits_the_record_as_stored_without_reading_it_back() -> None:
         e.model_dump(exclude={"detail"}) for e in audit_events(stored, "simulation")
     ]
     assert not recorder.create(record)  # a repeat creates nothing and audits nothing new
+    recorder.flush()
     assert len(audit.events("sig-c1")) == 1
+
+
+def test_a_stage_writes_its_steps_to_the_audit_once_even_when_it_fails_midway() -> None:
+    from tradeengine.pipeline.memory import MemoryAudit, MemoryCounters, MemorySignalStore
+    from tradeengine.pipeline.ports import SignalRecord, Transition
+    from tradeengine.pipeline.recorder import Recorder
+
+    at = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    store, audit = MemorySignalStore(), MemoryAudit()
+    writes: list[int] = []
+    original_record = audit.record
+    audit.record = lambda events: writes.append(len(events)) or original_record(events)  # type: ignore[method-assign]
+    first = Transition(SignalState.RECEIVED, at, stage="ingest")
+    store.create(SignalRecord("sig-a1", SignalState.RECEIVED, 1, "BTCUSDT", "s", at, at, history=(first,)))
+
+    with Recorder(store, audit, MemoryCounters(), "simulation", "ingest") as recorder:
+        recorder.advance("sig-a1", SignalState.QUEUED)
+        recorder.advance("sig-a1", SignalState.SIZED)
+        assert writes == []  # nothing yet: the steps are written together
+        recorder.raise_if_backlog()
+    assert writes == [3]  # one write, the whole history (RECEIVED, QUEUED, SIZED)
+
+    with pytest.raises(RuntimeError), Recorder(store, audit, MemoryCounters(), "simulation", "execution") as recorder:
+        recorder.advance("sig-a1", SignalState.SUBMITTED)
+        raise RuntimeError("the exchange went away")
+    assert writes == [3, 4]  # the step taken before the failure still reached the audit trail
+    assert [e.state for e in audit.events("sig-a1")][-1] is SignalState.SUBMITTED

@@ -236,6 +236,9 @@ class EmittingCounters:
     def snapshot(self) -> Mapping[tuple[str, tuple[tuple[str, str], ...]], float]:
         return self._inner.snapshot()
 
+    def flush(self) -> None:
+        self._inner.flush()
+
 
 # ------------------------------------------------------------------------------------------ prometheus
 

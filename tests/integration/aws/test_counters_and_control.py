@@ -13,7 +13,7 @@ from tradeengine.pipeline.ports import Counters, TradingStateStore
 from tradeengine.risk import TradingState
 from tradeengine.stores import control, counters
 from tradeengine.stores.control import DynamoDBTradingState
-from tradeengine.stores.counters import DynamoDBCounters
+from tradeengine.stores.counters import BufferedCounters, DynamoDBCounters
 
 pytestmark = pytest.mark.integration
 
@@ -74,6 +74,49 @@ def test_histogram_snapshot_matches_the_in_memory_counters(ddb: Any, counters_ta
     assert snapshot[("tradeengine_latency_seconds_bucket", labels("+Inf"))] == 5
     assert snapshot[("tradeengine_latency_seconds_count", (("stage", "sizing"),))] == 5
     assert snapshot[("tradeengine_latency_seconds_sum", (("stage", "sizing"),))] == pytest.approx(4.254)
+
+
+def test_buffered_counters_write_one_update_per_series_and_agree_with_the_direct_ones(
+    ddb: Any, counters_table: str
+) -> None:
+    direct = DynamoDBCounters(counters_table, namespace="direct", ddb_client=ddb)
+    inner = DynamoDBCounters(counters_table, namespace="buffered", ddb_client=ddb)
+    buffered = BufferedCounters(inner)
+    writes: list[str] = []
+    for name in ("incr", "add_observations"):
+        original = getattr(inner, name)
+        setattr(inner, name, lambda *a, _o=original, _n=name, **k: writes.append(_n) or _o(*a, **k))
+    for adapter in (direct, buffered):
+        for value in (0.004, 0.25, 0.25, 0.75, 3.0, 120.0):
+            adapter.observe("tradeengine_latency_seconds", {"stage": "execution"}, value, LATENCY_BUCKETS)
+        for status in ("filled", "filled", "open", "filled"):
+            adapter.incr("tradeengine_trades_total", {"status": status, "type": "market"})
+
+    assert writes == []  # nothing written before the flush
+    buffered.flush()
+    assert sorted(writes) == ["add_observations", "incr", "incr"]  # one write per series, not one per fact
+    assert buffered.snapshot() == direct.snapshot()
+    buffered.flush()
+    assert len(writes) == 3  # nothing left to write
+
+
+def test_buffered_counters_keep_what_a_failed_flush_could_not_write(ddb: Any, counters_table: str) -> None:
+    inner = DynamoDBCounters(counters_table, namespace="retry", ddb_client=ddb)
+    buffered = BufferedCounters(inner)
+    buffered.incr("tradeengine_errors_total", {"type": "x"}, by=2)
+    buffered.observe("tradeengine_latency_seconds", {}, 0.3, LATENCY_BUCKETS)
+    real_incr, real_add = inner.incr, inner.add_observations
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("the counter store is down")
+
+    inner.incr, inner.add_observations = down, down  # type: ignore[method-assign]
+    buffered.flush()  # logged, not raised: a metrics outage must not fail a trade
+    buffered.incr("tradeengine_errors_total", {"type": "x"})
+    inner.incr, inner.add_observations = real_incr, real_add  # type: ignore[method-assign]
+    snapshot = buffered.snapshot()
+    assert snapshot[("tradeengine_errors_total", (("type", "x"),))] == 3
+    assert snapshot[("tradeengine_latency_seconds_count", ())] == 1
 
 
 def test_snapshot_pages_through_one_partition_and_namespaces_stay_apart(ddb: Any, counters_table: str) -> None:

@@ -214,12 +214,14 @@ def test_server_stopping_mid_life_makes_the_recorder_count_and_retry(
     recorder = Recorder(store=store, audit=sink, counters=counters, mode="simulation", stage="ingest")
     now = datetime.now(UTC)
     recorder.create(SignalRecord("sig-life", SignalState.RECEIVED, 0, "BTCUSDT", "s1", now, now))
+    recorder.flush()
     assert [e.state for e in sink.events("sig-life")] == [SignalState.RECEIVED]
 
     server.stop()
     started = time.monotonic()
     with caplog.at_level(logging.WARNING):
         recorder.advance("sig-life", SignalState.QUEUED)
+        recorder.flush()
     assert time.monotonic() - started < 8
     assert recorder.audit_failed  # the state moved on; the audit backlog is retried with the message
     assert counters.snapshot()[("tradeengine_errors_total", (("type", "audit_write"),))] == 1

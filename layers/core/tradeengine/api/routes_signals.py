@@ -127,7 +127,8 @@ async def post_signal(
 
 def _ingest(raw: Mapping[str, Any], deps: Deps) -> IngestResult:
     try:
-        return ingest(raw, source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
+        with deps.recorder("ingest") as recorder:  # the audit is written before the answer is sent
+            return ingest(raw, source="api", recorder=recorder, queue=deps.signals)
     except Exception as exc:
         # The store or the queue is unreachable. A record left RECEIVED is queued by the retry, and the
         # queue's deduplication on signal_id makes the resend harmless.

@@ -89,22 +89,25 @@ class _LazyPaperExchange:
         return getattr(self._real, attr)
 
 
-def build_deps(settings: Settings | None = None) -> Deps:
+def build_deps(settings: Settings | None = None, *, batch_counters: bool = False) -> Deps:
     """Production wiring from Settings: DynamoDB, SQS, MongoDB and the configured venue.
 
     Clients are created here, once per process; none of them touches the network until first used.
+    ``batch_counters``: sum counters in memory until ``deps.counters.flush()`` (the queue functions flush
+    at the end of each invocation: a couple of writes per batch of messages, not per message).
     """
     from tradeengine import observability
     from tradeengine.config import get_settings
     from tradeengine.stores.control import DynamoDBTradingState
-    from tradeengine.stores.counters import DynamoDBCounters
+    from tradeengine.stores.counters import BufferedCounters, DynamoDBCounters
     from tradeengine.stores.queues import plan_queue, signal_queue
     from tradeengine.stores.rules_cache import RulesCache
     from tradeengine.stores.signal_state import DynamoDBSignalStateStore
 
     settings = settings or get_settings()
     observability.configure(settings)
-    counters = observability.EmittingCounters(DynamoDBCounters.from_settings(settings))
+    shared = DynamoDBCounters.from_settings(settings)
+    counters = observability.EmittingCounters(BufferedCounters(shared) if batch_counters else shared)
     observability.use_counters(counters)
     exchange = build_exchange(settings)
     return Deps(

@@ -63,7 +63,11 @@ class ExecOutcome:
 
 
 def execute_message(body: Mapping[str, Any], deps: Deps) -> ExecOutcome:
-    recorder = deps.recorder("execution")
+    with deps.recorder("execution") as recorder:
+        return _execute(body, deps, recorder)
+
+
+def _execute(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> ExecOutcome:
     try:
         sid = str(body["signal_id"])
         plan = OrderPlan.model_validate(body["plan"])

@@ -132,6 +132,9 @@ class MemoryCounters:
     def snapshot(self) -> Mapping[tuple[str, tuple[tuple[str, str], ...]], float]:
         return dict(self._values)
 
+    def flush(self) -> None:
+        """Counted at once: nothing held back."""
+
 
 class MemoryTradingState:
     def __init__(self, state: TradingState = TradingState.ACTIVE) -> None:

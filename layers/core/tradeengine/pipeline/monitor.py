@@ -43,6 +43,8 @@ def run_monitor(deps: Deps, limit: int = 200) -> MonitorReport:
             report.errors.append(f"{record.signal_id}: {exc.message}")
             deps.counters.incr("tradeengine_errors_total", {"type": "monitor_exchange"})
             continue
+        finally:
+            recorder.flush()  # each signal's steps reach the audit trail before the next is followed
         if new is not None:
             report.changed[record.signal_id] = new.value
     return report

@@ -125,6 +125,10 @@ class Counters(Protocol):
         """Every counter, keyed by (name, sorted label pairs)."""
         ...
 
+    def flush(self) -> None:
+        """Write counts held in memory (a buffered adapter); nothing to do for one that writes at once."""
+        ...
+
 
 class TradingStateStore(Protocol):
     """ACTIVE / REDUCING / HALTED, set by an operator (PUT /trading/state), read by sizing."""

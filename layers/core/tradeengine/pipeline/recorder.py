@@ -5,6 +5,12 @@ detail in its history; the audit trail is written from that history, whole, ever
 (signal_id, seq)). A failed audit write is healed by the next successful one for the same signal; a
 stage that saw a failure raises ``AuditBacklog`` *after* its state is safe, so the queue redelivers the
 message and the redelivery writes the history again.
+
+One audit write per signal per message, not one per step: the steps a stage takes while handling one
+message (RECEIVED → QUEUED at ingest; SUBMITTED → OPEN in execution) are written together when the
+stage is done with that signal (``flush``: by ``raise_if_backlog`` at the end of a stage, and when the
+recorder's ``with`` block exits, whatever way it exits). The steps are durable in the state store the
+moment they happen; the audit trail trails them by at most one message's handling.
 """
 
 from __future__ import annotations
@@ -62,6 +68,13 @@ class Recorder:
     stage: str
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     audit_failed: bool = False
+    _pending: dict[str, SignalRecord] = field(default_factory=dict, init=False, repr=False)
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.flush()  # an exception on the way out still leaves the steps taken in the audit trail
 
     def create(self, record: SignalRecord) -> bool:
         created = self.store.create(record)
@@ -98,13 +111,25 @@ class Recorder:
         return new
 
     def write_audit(self, record: SignalRecord) -> None:
-        try:
-            self.audit.record(audit_events(record, self.mode))
-        except Exception as exc:  # the audit store is down: trading goes on, the backlog is retried
-            self.audit_failed = True
-            self.counters.incr(ERRORS, {"type": "audit_write"})
-            log.warning("audit write failed for %s: %s", record.signal_id, type(exc).__name__)
+        """Have ``record``'s history written to the audit trail at the next ``flush`` (the latest record of
+        each signal wins: its history holds every earlier step)."""
+        known = self._pending.get(record.signal_id)
+        if known is None or record.version >= known.version:
+            self._pending[record.signal_id] = record
+
+    def flush(self) -> None:
+        """Write what is pending; a failure is counted and remembered, never raised (trading goes on)."""
+        while self._pending:
+            _, record = self._pending.popitem()
+            try:
+                self.audit.record(audit_events(record, self.mode))
+            except Exception as exc:  # the audit store is down: trading goes on, the backlog is retried
+                self.audit_failed = True
+                self.counters.incr(ERRORS, {"type": "audit_write"})
+                log.warning("audit write failed for %s: %s", record.signal_id, type(exc).__name__)
 
     def raise_if_backlog(self) -> None:
+        """The end of a stage's work on a message: write the audit, and fail the message if that failed."""
+        self.flush()
         if self.audit_failed:
             raise AuditBacklog("audit events could not be written; the message is retried to write them")

@@ -68,7 +68,11 @@ def plan_message(signal: Signal, plan: OrderPlan, body: Mapping[str, Any]) -> di
 
 
 def size_message(body: Mapping[str, Any], deps: Deps) -> SizeOutcome:
-    recorder = deps.recorder("sizing")
+    with deps.recorder("sizing") as recorder:
+        return _size(body, deps, recorder)
+
+
+def _size(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> SizeOutcome:
     raw = body.get("signal") if isinstance(body, Mapping) else None
     sid = body.get("signal_id") if isinstance(body, Mapping) else None
     if not isinstance(sid, str) or not _SIGNAL_ID.match(sid):
