@@ -1,15 +1,25 @@
-"""`make bench-e2e`: a signal accepted by the API → its order acknowledged by the exchange, 1,000 signals.
+"""`make bench-e2e`: a signal accepted by the API → its order acknowledged by the exchange.
 
 The real handlers (functions/*/app.py, each "container" its own module instance) on real local servers:
 MiniStack (SQS FIFO, DynamoDB), SecantusDB (audit), the local Binance-compatible exchange through the
-Binance adapter (SIMULATION_ENABLED=false). Threads stand for Lambda: API callers post as fast as they
-can, and event-source pollers (long polling, batches of 10, partial batch failures) run sizing and
-execution containers. Latency per signal comes from its state history (QUEUED, written when the API
-accepts it, → the state the exchange's acknowledgement moved it to); throughput is signals / (first
-accept → last acknowledgement). ``e2e_unloaded_ms_*``: the same path with one signal in flight at a
-time, before the load (what a lone signal waits; the loaded p50 is mostly queueing behind the backlog).
-lost / duplicates are counted on the exchange's book by client order
-id. Bounded: BENCH_E2E_TIMEOUT seconds. Figures only, no asserts; the goals are printed beside them.
+Binance adapter (SIMULATION_ENABLED=false). Threads stand for Lambda: API callers post, and event-source
+pollers (long polling, batches of 10, partial batch failures) run sizing and execution containers.
+Latency per signal comes from its state history (QUEUED, written when the API accepts it, → the state
+the exchange's acknowledgement moved it to).
+
+Three phases, one run:
+1. ``e2e_unloaded_ms_*``: one signal in flight at a time (what a lone signal waits).
+2. burst: COUNT signals posted as fast as the API callers can. ``e2e_signals_per_s`` = signals / (first
+   accept → last acknowledgement), the sustained rate; ``e2e_burst_ms_*`` is mostly the wait behind the
+   backlog, and grows with COUNT. ``e2e_cpu_ms_per_signal_*``: CPU spent per signal during the burst by
+   this process and by each server; on a machine with N cores, N × 1,000 / that sum bounds the rate
+   (``e2e_cpu_bound_signals_per_s``) whatever the concurrency.
+3. paced: COUNT more signals arriving open-loop at BENCH_E2E_PACED_LOAD (default half) of the burst's
+   rate, or at BENCH_E2E_PACED_RATE. ``e2e_ms_p50`` / ``e2e_ms_p99``: the latency a signal sees while the
+   pipeline keeps up with its load, the figure the latency goals are about.
+
+lost / duplicates are counted on the exchange's book by client order id, over both loaded phases.
+Bounded: BENCH_E2E_TIMEOUT seconds per phase. Figures only, no asserts; the goals are printed beside them.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 COUNT = int(os.environ.get("BENCH_E2E_COUNT", "1000"))
@@ -27,6 +38,8 @@ TIMEOUT_S = float(os.environ.get("BENCH_E2E_TIMEOUT", "300"))
 POSTERS = int(os.environ.get("BENCH_E2E_POSTERS", "4"))
 CONTAINERS = int(os.environ.get("BENCH_E2E_CONTAINERS", "4"))  # per queue
 UNLOADED = int(os.environ.get("BENCH_E2E_UNLOADED", "30"))
+PACED_LOAD = float(os.environ.get("BENCH_E2E_PACED_LOAD", "0.5"))  # the paced phase's rate, as a share of the burst's
+PACED_RATE = float(os.environ.get("BENCH_E2E_PACED_RATE", "0")) or None  # or a fixed rate (signals/s)
 GOALS = {"e2e_ms_p50": 150.0, "e2e_ms_p99": 1000.0, "e2e_signals_per_s": 200.0}
 
 
@@ -35,13 +48,51 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+BUSY: dict[str, list[float]] = {}  # queue url -> [seconds in the handler, records handled, invocations]
+
+
 def _poller(stack: Any, fn: Any, url: str, stop: threading.Event) -> None:
     from tests.chaos.harness import invoke, receive, settle
 
+    busy = BUSY.setdefault(url, [0.0, 0.0, 0.0])
     while not stop.is_set():
         event = receive(stack.sqs, url, wait_s=1)
         if event["Records"]:
-            settle(stack.sqs, url, event, invoke(fn, event))
+            started = time.perf_counter()
+            result = invoke(fn, event)
+            busy[0] += time.perf_counter() - started
+            busy[1] += len(event["Records"])
+            busy[2] += 1
+            settle(stack.sqs, url, event, result)
+
+
+def _group_cpu_s(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by every live process in one process group (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after "(comm)": state ppid pgrp ... utime(12) stime(13)
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _cpu_snapshot(servers: Any) -> dict[str, float]:
+    """CPU seconds so far: this process (the API, sizing and execution "containers") and each server."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    out = {"engine": own.ru_utime + own.ru_stime}
+    for proc in (servers.ministack, servers.mongo, servers.exchange):
+        if proc.proc is not None:
+            out[proc.name.replace("-", "_")] = _group_cpu_s(proc.proc.pid)
+    return out
 
 
 def _in_queue(stack: Any, url: str) -> int:
@@ -75,16 +126,86 @@ def _one_at_a_time(deps: Any, api: Any, bearer: str, prefix: str, n: int) -> lis
     return out
 
 
-def run(servers: Any) -> dict[str, str]:
+@dataclass
+class Phase:
+    """One load phase's outcome, read back from the signals' state histories and the exchange's book."""
+
+    latencies: list[float]
+    lost: int
+    duplicates: int
+    span_s: float
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.span_s if self.span_s > 0 else 0.0
+
+
+def _drain(stack: Any, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if _in_queue(stack, stack.signals_url) == 0 and _in_queue(stack, stack.orders_url) == 0:
+            return
+        time.sleep(0.5)
+
+
+def _outcome(deps: Any, servers: Any, ids: list[str]) -> Phase:
     from tradeengine.sizing_base import client_order_id
 
-    from tests.chaos.harness import IN_FLIGHT, Stack, exchange_orders, post, signal, token
+    from tests.chaos.harness import IN_FLIGHT, exchange_orders
+
+    latencies, first_accept, last_ack, lost = [], None, None, 0
+    for sid in ids:
+        record = deps.store.get(sid)
+        if record is None or record.state.value in IN_FLIGHT:
+            lost += 1
+            continue
+        accepted = next((s.at for s in record.history if s.state.value == "QUEUED"), None)
+        acked = next((s.at for s in record.history if s.state.value in ("OPEN", "FILLED", "PARTIALLY_FILLED")), None)
+        if accepted is None or acked is None:
+            lost += 1
+            continue
+        latencies.append((acked - accepted).total_seconds() * 1000)
+        first_accept = accepted if first_accept is None else min(first_accept, accepted)
+        last_ack = acked if last_ack is None else max(last_ack, acked)
+    placed = exchange_orders(servers)
+    per_signal = [placed.get(client_order_id(sid), 0) for sid in ids]
+    lost = max(lost, sum(1 for n in per_signal if n == 0))
+    duplicates = sum(n - 1 for n in per_signal if n > 1)
+    span = (last_ack - first_accept).total_seconds() if first_accept and last_ack else 0.0
+    return Phase(latencies, lost, duplicates, span)
+
+
+def _post_all(apis: list[Any], bearer: str, ids: list[str], rate: float | None) -> tuple[float, list[int]]:
+    """Post every signal through the API callers: as fast as they can (``rate`` None), or open-loop at
+    ``rate`` per second (signal i is due at start + i / rate, whatever happened to the ones before it)."""
+    from tests.chaos.harness import post, signal
+
+    refused: list[int] = []
+    started = time.monotonic()
+
+    def share(k: int) -> None:
+        for i in range(k, len(ids), len(apis)):
+            if rate is not None and (wait := started + i / rate - time.monotonic()) > 0:
+                time.sleep(wait)
+            status, _ = post(apis[k], signal(ids[i], i), bearer)
+            if status != 202:
+                refused.append(status)
+
+    with ThreadPoolExecutor(len(apis)) as pool:
+        list(pool.map(share, range(len(apis))))
+    return time.monotonic() - started, refused
+
+
+def _ms(values: list[float], q: float) -> str:
+    return f"{_pct(values, q):.0f}" if values else "nan"
+
+
+def run(servers: Any) -> dict[str, str]:
+    from tests.chaos.harness import Stack, token
 
     servers.faults()
     servers.admin("reset", {})
     stack = Stack.create(servers, visibility_timeout=30)
     run_id = uuid.uuid4().hex[:6]
-    ids = [f"e2e-{run_id}-{i:05d}" for i in range(COUNT)]
     apis = [stack.load("api") for _ in range(POSTERS)]
     sizers = [stack.load("sizing") for _ in range(CONTAINERS)]
     executors = [stack.load("execution") for _ in range(CONTAINERS)]
@@ -98,72 +219,71 @@ def run(servers: Any) -> dict[str, str]:
     ]
     for t in pollers:
         t.start()
-
     deps = stack.deps()
+    out: dict[str, str] = {"e2e_signals": str(COUNT)}
+
+    # 1. One signal at a time: what a lone signal waits.
     unloaded = _one_at_a_time(deps, apis[0], bearer, f"e2e1-{run_id}", UNLOADED)
-    refused: list[int] = []
 
-    def post_share(k: int) -> None:
-        for i in range(k, COUNT, POSTERS):
-            status, _ = post(apis[k], signal(ids[i], i), bearer)
-            if status != 202:
-                refused.append(status)
+    # 2. Burst: COUNT signals as fast as the API callers can post them. The sustained rate.
+    burst_ids = [f"e2e-{run_id}-{i:05d}" for i in range(COUNT)]
+    cpu_before = _cpu_snapshot(servers)
+    posted_s, refused = _post_all(apis, bearer, burst_ids, None)
+    _drain(stack, time.monotonic() + TIMEOUT_S)
+    cpu_after = _cpu_snapshot(servers)
+    burst = _outcome(deps, servers, burst_ids)
 
-    started = time.monotonic()
-    with ThreadPoolExecutor(POSTERS) as pool:
-        list(pool.map(post_share, range(POSTERS)))
-    posted_s = time.monotonic() - started
-    deadline = started + TIMEOUT_S
-    while time.monotonic() < deadline:
-        if _in_queue(stack, stack.signals_url) == 0 and _in_queue(stack, stack.orders_url) == 0:
-            break
-        time.sleep(0.5)
+    # 3. Paced: COUNT signals arriving steadily at PACED_LOAD of that rate. The latency a signal sees
+    #    when the pipeline keeps up; a burst's latency is mostly its wait behind the signals before it.
+    rate = PACED_RATE or max(1.0, PACED_LOAD * burst.rate)
+    paced_ids = [f"e2e2-{run_id}-{i:05d}" for i in range(COUNT)]
+    paced_posted_s, paced_refused = _post_all(apis, bearer, paced_ids, rate)
+    _drain(stack, time.monotonic() + TIMEOUT_S)
+    paced = _outcome(deps, servers, paced_ids)
     stop.set()
     for t in pollers:
         t.join(10)
 
-    latencies, first_accept, last_ack, lost = [], None, None, 0
-    for sid in ids:
-        record = deps.store.get(sid)
-        if record is None or record.state.value in IN_FLIGHT:
-            lost += 1
-            continue
-        steps = {step.state.value: step.at for step in record.history}
-        accepted = steps.get("QUEUED")
-        acked = next((s.at for s in record.history if s.state.value in ("OPEN", "FILLED", "PARTIALLY_FILLED")), None)
-        if accepted is None or acked is None:
-            lost += 1
-            continue
-        latencies.append((acked - accepted).total_seconds() * 1000)
-        first_accept = accepted if first_accept is None else min(first_accept, accepted)
-        last_ack = acked if last_ack is None else max(last_ack, acked)
-    placed = exchange_orders(servers)
-    per_signal = [placed.get(client_order_id(sid), 0) for sid in ids]
-    lost = max(lost, sum(1 for n in per_signal if n == 0))
-    duplicates = sum(n - 1 for n in per_signal if n > 1)
-    span = (last_ack - first_accept).total_seconds() if first_accept and last_ack else float("nan")
-    rate = len(latencies) / span if span and span == span else 0.0
-    figures = {
-        "e2e_ms_p50": _pct(latencies, 0.50) if latencies else float("nan"),
-        "e2e_ms_p99": _pct(latencies, 0.99) if latencies else float("nan"),
-        "e2e_signals_per_s": rate,
-    }
-    out = {
-        "e2e_signals": str(COUNT),
-        "e2e_ms_p50": f"{figures['e2e_ms_p50']:.0f}",
-        "e2e_ms_p90": f"{_pct(latencies, 0.90):.0f}" if latencies else "nan",
-        "e2e_ms_p99": f"{figures['e2e_ms_p99']:.0f}",
-        "e2e_signals_per_s": f"{rate:.1f}",
-        "e2e_lost": str(lost),
-        "e2e_duplicates": str(duplicates),
-        "e2e_api_refused": str(len(refused)),
-        "e2e_api_accept_per_s": f"{COUNT / posted_s:.1f}",
-        "e2e_containers_per_queue": str(CONTAINERS),
-        "e2e_api_callers": str(POSTERS),
-    }
+    lost, duplicates = burst.lost + paced.lost, burst.duplicates + paced.duplicates
+    out.update(
+        {
+            "e2e_ms_p50": _ms(paced.latencies, 0.50),
+            "e2e_ms_p90": _ms(paced.latencies, 0.90),
+            "e2e_ms_p99": _ms(paced.latencies, 0.99),
+            "e2e_paced_signals_per_s": f"{rate:.1f}",
+            "e2e_paced_achieved_per_s": f"{COUNT / paced_posted_s:.1f}",
+            "e2e_signals_per_s": f"{burst.rate:.1f}",
+            "e2e_burst_ms_p50": _ms(burst.latencies, 0.50),
+            "e2e_burst_ms_p99": _ms(burst.latencies, 0.99),
+            "e2e_lost": str(lost),
+            "e2e_duplicates": str(duplicates),
+            "e2e_api_refused": str(len(refused) + len(paced_refused)),
+            "e2e_api_accept_per_s": f"{COUNT / posted_s:.1f}",
+            "e2e_containers_per_queue": str(CONTAINERS),
+            "e2e_api_callers": str(POSTERS),
+        }
+    )
+    for stage, url in (("sizing", stack.signals_url), ("execution", stack.orders_url)):
+        seconds, records, batches = BUSY.get(url, [0.0, 0.0, 0.0])
+        out[f"e2e_{stage}_ms_per_record"] = f"{1000 * seconds / records:.1f}" if records else "nan"
+        out[f"e2e_{stage}_records_per_batch"] = f"{records / batches:.1f}" if batches else "nan"
+    # Where the CPU went during the burst, per signal: 2 cores give 2,000 ms of CPU per second in all,
+    # so the sum bounds the rate this machine can reach whatever the concurrency.
+    cpu = {name: (cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / COUNT for name in cpu_after}
+    for name, ms in cpu.items():
+        out[f"e2e_cpu_ms_per_signal_{name}"] = f"{ms:.1f}"
+    total_ms = sum(cpu.values())
+    out["e2e_cpu_ms_per_signal"] = f"{total_ms:.1f}"
+    cores = os.cpu_count() or 1
+    out["e2e_cpu_bound_signals_per_s"] = f"{cores * 1000 / total_ms:.0f}" if total_ms else "nan"
     out["e2e_unloaded_signals"] = str(len(unloaded))
-    out["e2e_unloaded_ms_p50"] = f"{_pct(unloaded, 0.5):.0f}" if unloaded else "nan"
-    out["e2e_unloaded_ms_p99"] = f"{_pct(unloaded, 0.99):.0f}" if unloaded else "nan"
+    out["e2e_unloaded_ms_p50"] = _ms(unloaded, 0.50)
+    out["e2e_unloaded_ms_p99"] = _ms(unloaded, 0.99)
+    figures = {
+        "e2e_ms_p50": _pct(paced.latencies, 0.50) if paced.latencies else float("nan"),
+        "e2e_ms_p99": _pct(paced.latencies, 0.99) if paced.latencies else float("nan"),
+        "e2e_signals_per_s": burst.rate,
+    }
     for key, goal in GOALS.items():
         met = figures[key] >= goal if key.endswith("per_s") else figures[key] <= goal
         out[f"{key}_goal"] = f"{goal:.0f}"
