@@ -26,7 +26,17 @@ RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "5"))
 GOAL_OVER_DEPS_PCT = 30.0
 # What each handler cannot start without (its Lambda has these whatever the engine's code looks like).
 DEPS = {
-    "api": ["fastapi", "mangum", "jwt", "pydantic", "pydantic_settings", "boto3", "pymongo"],
+    "api": [
+        "fastapi",
+        "mangum",
+        "jwt",
+        "aws_lambda_powertools.logging",  # the JSON logger and EMF metrics every function writes with
+        "aws_lambda_powertools.metrics",
+        "pydantic",
+        "pydantic_settings",
+        "boto3",
+        "pymongo",
+    ],
     "sizing": ["aws_lambda_powertools.utilities.batch", "pydantic", "pydantic_settings", "boto3", "pymongo"],
     "execution": [
         "aws_lambda_powertools.utilities.batch",

@@ -1,4 +1,4 @@
-"""Logger, metrics and Prometheus rendering: the one module that creates the observability objects.
+"""Logger and metrics: the one module that creates the observability objects.
 
 - ``logger`` is powertools' JSON Logger for service ``tradeengine``. That is also the package's name,
   so every module's plain ``logging.getLogger(__name__)`` (``tradeengine.pipeline.recorder`` ...) flows
@@ -22,17 +22,12 @@ import json
 import logging
 import re
 import threading
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 from pydantic import SecretStr
 
 from tradeengine.pipeline.memory import MemoryCounters
@@ -43,7 +38,7 @@ if TYPE_CHECKING:
 
 SERVICE = "tradeengine"
 NAMESPACE = "Petrosa/TradeEngine"
-PROMETHEUS_CONTENT_TYPE = CONTENT_TYPE_LATEST
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # prometheus_client.CONTENT_TYPE_LATEST
 
 TRADES = "tradeengine_trades_total"
 ERRORS = "tradeengine_errors_total"
@@ -242,90 +237,10 @@ class EmittingCounters:
 
 # ------------------------------------------------------------------------------------------ prometheus
 
-_INVALID_NAME = re.compile(r"[^a-zA-Z0-9_:]")
-_HIST_SUFFIXES = ("_bucket", "_sum", "_count")
-
-
-def _go_float(value: float) -> str:
-    """A bucket bound as Prometheus writes it (``1.0``, ``0.005``), so ``le`` labels match the client's."""
-    return str(floatToGoString(value))  # type: ignore[no-untyped-call]
-
-
-def _le_key(le: str) -> float:
-    return float("inf") if le == "+Inf" else float(le)
-
-
-def _canonical_le(le: str) -> str:
-    return "+Inf" if le == "+Inf" else _go_float(float(le))
-
-
-class _SnapshotCollector(Collector):
-    """Turns a Counters snapshot into metric families, so prometheus_client writes the text."""
-
-    def __init__(self, snapshot: Snapshot) -> None:
-        self.snapshot = snapshot
-
-    def collect(self) -> Iterable[Metric]:
-        histograms = set(HISTOGRAMS) | {
-            name[: -len("_bucket")] for name, _ in self.snapshot if name.endswith("_bucket")
-        }
-        hist_series: dict[str, dict[tuple[tuple[str, str], ...], dict[str, Any]]] = defaultdict(dict)
-        plain: dict[str, dict[tuple[tuple[str, str], ...], float]] = defaultdict(dict)
-        for (name, labels), value in self.snapshot.items():
-            base = next((name[: -len(s)] for s in _HIST_SUFFIXES if name.endswith(s)), None)
-            if base is not None and base in histograms:
-                key = tuple((k, v) for k, v in labels if k != "le")
-                series = hist_series[base].setdefault(key, {"buckets": {}, "sum": 0.0, "count": 0.0})
-                if name.endswith("_bucket"):
-                    le = _canonical_le(dict(labels).get("le", "+Inf"))
-                    series["buckets"][le] = series["buckets"].get(le, 0.0) + value
-                else:
-                    series[name[len(base) + 1 :]] += value
-            else:
-                plain[name][labels] = plain[name].get(labels, 0.0) + value
-        for name in HISTOGRAMS:
-            hist_series[name].setdefault((), {"buckets": {}, "sum": 0.0, "count": 0.0})
-        for name in _SEED_COUNTERS:
-            plain.setdefault(name, {})
-
-        families: list[Metric] = [self._histogram(name, series) for name, series in hist_series.items()]
-        families += [self._plain(name, series) for name, series in plain.items()]
-        return sorted(families, key=lambda m: m.name)
-
-    @staticmethod
-    def _histogram(name: str, series: Mapping[tuple[tuple[str, str], ...], Mapping[str, Any]]) -> Metric:
-        family = Metric(_INVALID_NAME.sub("_", name), HELP.get(name, name), "histogram")
-        known = [_go_float(b) for b in HISTOGRAMS.get(name, ())]
-        for labels in sorted(series):
-            data = series[labels]
-            stored: dict[str, float] = data["buckets"]
-            bounds = sorted({*known, *stored} - {"+Inf"}, key=_le_key)
-            running = 0.0
-            for le in bounds:
-                # Counters keep buckets cumulative; a bound never reached has no key (it is 0), and the
-                # running max keeps the line monotonic even if the store was read mid-update
-                running = max(running, stored.get(le, running))
-                family.add_sample(family.name + "_bucket", {**dict(labels), "le": le}, running)
-            total = max(running, stored.get("+Inf", 0.0), float(data["count"]))
-            family.add_sample(family.name + "_bucket", {**dict(labels), "le": "+Inf"}, total)
-            family.add_sample(family.name + "_count", dict(labels), total)
-            family.add_sample(family.name + "_sum", dict(labels), float(data["sum"]))
-        return family
-
-    @staticmethod
-    def _plain(name: str, series: Mapping[tuple[tuple[str, str], ...], float]) -> Metric:
-        clean = _INVALID_NAME.sub("_", name)
-        if clean.endswith("_total"):
-            family = Metric(clean[: -len("_total")], HELP.get(name, name), "counter")
-        else:
-            family = Metric(clean, HELP.get(name, name), "untyped")
-        for labels in sorted(series):
-            family.add_sample(clean, dict(labels), series[labels])
-        return family
-
 
 def render_prometheus(snapshot: Snapshot) -> str:
-    """Prometheus text exposition (version 0.0.4) of a Counters snapshot."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_SnapshotCollector(snapshot))
-    return generate_latest(registry).decode("utf-8")
+    """Prometheus text exposition (version 0.0.4) of a Counters snapshot. prometheus_client is imported
+    here, on first use, not at a cold start: only the API's /metrics needs it."""
+    from tradeengine.api.prometheus import render
+
+    return render(snapshot)

@@ -15,11 +15,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from contracts.signal import Signal
-from tradeengine import __version__
+from tradeengine import __version__, observability
 from tradeengine.api import errors, routes_exchange, routes_ops, routes_signals, routes_trading
 from tradeengine.api.auth import check_auth_config
 from tradeengine.api.guard import MAX_BODY_BYTES, Guard
-from tradeengine.api.prometheus import renderer
 from tradeengine.pipeline.deps import Deps
 
 DESCRIPTION = """Signals in, sized orders out. Every route but /health, /ready, /live and /metrics needs
@@ -41,7 +40,7 @@ def create_app(deps_factory: Callable[[], Deps], *, max_body: int = MAX_BODY_BYT
     )
     app.state.deps = deps
     app.state.jwt_secret = check_auth_config(settings)
-    app.state.render_metrics = renderer()
+    app.state.render_metrics = observability.render_prometheus
     secrets = (settings.jwt_secret_key, settings.binance_api_key, settings.binance_api_secret, settings.mongodb_url)
     redactor = errors.Redactor(secret.get_secret_value() if secret else None for secret in secrets)
     errors.install(app, redactor)

@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from tradeengine import __version__
 from tradeengine.api.context import get_deps
-from tradeengine.api.prometheus import CONTENT_TYPE, Snapshot
+from tradeengine.observability import PROMETHEUS_CONTENT_TYPE as CONTENT_TYPE
+from tradeengine.observability import Snapshot
 from tradeengine.pipeline.deps import Deps
 
 router = APIRouter(tags=["operations"])
