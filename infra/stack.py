@@ -273,6 +273,13 @@ class TradeEngineStack(Stack):
         monitor = self._function("MonitorFunction", "monitor", "tradeengine-monitor", timeout=Duration.seconds(60))
         for table in (self.signals_table, self.counters_table, self.paper_book_table):
             table.grant_read_write_data(monitor)
+        monitor.add_to_role_policy(  # its place in the walk over open orders, never the trading switch
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+                resources=[self.control_table.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["cursor#*"]}},
+            )
+        )
         events.Rule(
             self,
             "MonitorFunctionSchedule",

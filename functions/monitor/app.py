@@ -10,14 +10,19 @@ from tradeengine.pipeline import deps as _deps
 from tradeengine.pipeline.monitor import run_monitor
 
 DEPS = _deps.build_deps(batch_counters=True)  # flushed at the end of every invocation
+MARGIN_S = 10.0  # left of the function's timeout for writing the cursor, the counters and the logs
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    budget_s = max(1.0, context.get_remaining_time_in_millis() / 1000 - MARGIN_S)
     try:
-        report = run_monitor(DEPS)
+        report = run_monitor(DEPS, budget_s=budget_s)
     finally:
         DEPS.counters.flush()
-    logger.info("monitor pass", extra={"checked": report.checked, "changed": len(report.changed)})
+    logger.info(
+        "monitor pass",
+        extra={"checked": report.checked, "changed": len(report.changed), "completed": report.completed},
+    )
     return asdict(report)

@@ -246,6 +246,9 @@ def _policy_targets(fn: str) -> set[tuple[str, str]]:
         if "Fn::If" in policy:
             policy = policy["Fn::If"][1]
         for kind, args in policy.items():
+            if kind == "Statement":  # an inline statement: (Statement, the resource it names)
+                out.update((kind, st["Resource"]["Fn::GetAtt"][0]) for st in args)
+                continue
             ref = args.get("TableName") or args.get("QueueName") or args.get("SecretArn")
             target = ref.get("Ref") or (ref.get("Fn::GetAtt") or [None])[0] or "BinanceSecret"
             out.add((kind, target))
@@ -268,7 +271,11 @@ def test_each_function_reaches_only_what_it_uses() -> None:
         (crud, "IdempotencyTable"),
         (send, "OrdersDeadLetterQueue"),
     }
-    assert _policy_targets("MonitorFunction") == common
+    assert _policy_targets("MonitorFunction") == common | {("Statement", "ControlTable")}
+    (cursor_only,) = [p for p in FUNCTIONS["MonitorFunction"]["Properties"]["Policies"] if "Statement" in p]
+    (statement,) = cursor_only["Statement"]
+    assert sorted(statement["Action"]) == ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["cursor#*"]}}
 
 
 def test_secrets_are_references_never_values() -> None:

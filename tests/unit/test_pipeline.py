@@ -230,6 +230,70 @@ def test_limit_order_rests_then_monitor_sees_it_fill_and_exits_work(deps):
     assert record.execution["exit_quantity"] == "0.000999"
 
 
+def test_monitor_follows_every_open_order_across_runs_from_where_the_last_stopped(deps):
+    """More open orders than one run follows: each run goes on from the last one's place, and the walk
+    wraps, so no order is left unfollowed however many rest."""
+    from tradeengine.pipeline.monitor import CURSOR
+
+    ids = []
+    for i in range(7):
+        r = ingest(
+            now_signal(price="44000", quantity="0.001", meta={"order_type": "limit"}, signal_id=f"rest-{i}"),
+            source="api",
+            recorder=deps.recorder("ingest"),
+            queue=deps.signals,
+        )
+        ids.append(r.signal_id)
+    run_all(deps)
+    assert {deps.store.get(sid).state for sid in ids} == {SignalState.OPEN}
+    looked_up = []
+    real_get_order = deps.exchange.get_order
+
+    def get_order(symbol, client_order_id=None, **kw):
+        looked_up.append(client_order_id)
+        return real_get_order(symbol, client_order_id=client_order_id, **kw)
+
+    deps.exchange.get_order = get_order
+    reports = [run_monitor(deps, limit=3) for _ in range(3)]
+    assert [(r.checked, r.completed) for r in reports] == [(3, False), (3, False), (1, True)]
+    assert len(looked_up) == len(set(looked_up)) == 7  # every order once, none twice
+    assert deps.cursors.get(CURSOR) is None  # the walk ended: the next run starts from the beginning
+    assert run_monitor(deps, limit=3).checked == 3 and looked_up[7] == looked_up[0]
+
+    deps.exchange.market.set("BTCUSDT", Decimal("43900"))  # they all fill, whichever run sees them
+    changed = {}
+    for _ in range(4):
+        changed.update(run_monitor(deps, limit=3).changed)
+    assert changed == {sid: "FILLED" for sid in ids}
+    assert run_monitor(deps, limit=3).checked == 0
+
+
+def test_monitor_stops_when_its_time_budget_is_spent_and_goes_on_next_run(deps, monkeypatch):
+    from itertools import count
+
+    from tradeengine.pipeline import monitor
+
+    for i in range(3):
+        ingest(
+            now_signal(price="44000", quantity="0.001", meta={"order_type": "limit"}, signal_id=f"slow-{i}"),
+            source="api",
+            recorder=deps.recorder("ingest"),
+            queue=deps.signals,
+        )
+    run_all(deps)
+    ticks = count()
+    monkeypatch.setattr(monitor, "monotonic", lambda: float(next(ticks)))  # one second per look at the clock
+    first = run_monitor(deps, budget_s=2.5)  # deadline 2.5: the loop (1), the first order (2), not the second (3)
+    assert (first.checked, first.completed) == (1, False)
+    assert deps.cursors.get(monitor.CURSOR).endswith("|slow-0")
+    monkeypatch.undo()
+    second = run_monitor(deps)
+    assert (second.checked, second.completed) == (2, True)  # went on after slow-0
+
+    deps.cursors.set(monitor.CURSOR, "not a position")  # a damaged cursor restarts the walk, it does not crash it
+    assert run_monitor(deps).checked == 3
+
+
 def test_trading_halt_rejects_at_sizing(deps):
     from tradeengine.risk import TradingState
 

@@ -12,7 +12,7 @@ from tradeengine.pipeline.memory import MemoryCounters
 from tradeengine.pipeline.ports import Counters, TradingStateStore
 from tradeengine.risk import TradingState
 from tradeengine.stores import control, counters
-from tradeengine.stores.control import DynamoDBTradingState
+from tradeengine.stores.control import DynamoDBCursors, DynamoDBTradingState
 from tradeengine.stores.counters import BufferedCounters, DynamoDBCounters
 
 pytestmark = pytest.mark.integration
@@ -163,3 +163,19 @@ def test_trading_state_defaults_then_follows_the_operator(ddb: Any, control_tabl
 
     store.set(TradingState.REDUCING)
     assert halted_by_default.get() is TradingState.REDUCING
+
+
+def test_cursors_are_kept_set_and_cleared_beside_the_trading_state(ddb: Any, control_table: str) -> None:
+    cursors, switch = (
+        DynamoDBCursors(control_table, ddb_client=ddb),
+        DynamoDBTradingState(control_table, ddb_client=ddb),
+    )
+    assert cursors.get("monitor") is None
+    cursors.set("monitor", "OPEN|2025-01-02T03:04:05+00:00|sig-1")
+    cursors.set("monitor", "OPEN|2025-01-02T03:04:06+00:00|sig-2")
+    assert cursors.get("monitor") == "OPEN|2025-01-02T03:04:06+00:00|sig-2"
+    assert cursors.get("other") is None
+    cursors.set("monitor", None)
+    cursors.set("monitor", None)  # clearing twice is fine
+    assert cursors.get("monitor") is None
+    assert switch.get() is TradingState.ACTIVE  # the switch's item is untouched

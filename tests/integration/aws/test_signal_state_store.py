@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tradeengine.pipeline.ports import SignalRecord, SignalStateStore, Transition
+from tradeengine.pipeline.ports import OpenPosition, SignalRecord, SignalStateStore, Transition
 from tradeengine.stores.signal_state import TTL_ATTRIBUTE, DynamoDBSignalStateStore, create_table
 
 from contracts.status import SignalState
@@ -221,3 +221,43 @@ def test_concurrent_fill_updates_are_never_lost(store: DynamoDBSignalStateStore)
     fills = [t.detail["fill"] for t in final.history if "fill" in t.detail]
     assert sorted(fills) == list(range(6))
     assert final.version == 11
+
+
+def test_open_signals_walk_in_pages_from_a_position_across_the_three_states(ddb: Any) -> None:
+    name = f"signals-walk-{uuid.uuid4().hex[:8]}"
+    create_table(ddb, name)
+    store = DynamoDBSignalStateStore(name, ddb_client=ddb)
+    paths = {
+        "OPEN": (S.QUEUED, S.SIZED, S.SUBMITTED, S.OPEN),
+        "SUBMITTED": (S.QUEUED, S.SIZED, S.SUBMITTED),
+        "PARTIALLY_FILLED": (S.QUEUED, S.SIZED, S.SUBMITTED, S.PARTIALLY_FILLED),
+    }
+    for i in range(9):
+        state = list(paths)[i % 3]
+        at = T0 + timedelta(seconds=i // 2)  # pairs share a created_at: ties are broken by id
+        sid = f"walk-{i}"
+        store.create(_record(sid, at=at))
+        _walk(store, sid, *paths[state])
+    store.create(_record("walk-done"))
+    _walk(store, "walk-done", S.QUEUED, S.SIZED, S.SUBMITTED, S.FILLED)
+
+    deadline = time.monotonic() + 5  # a GSI is eventually consistent
+    while len(store.open_signals(limit=20)) < 9 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    everything = store.open_signals(limit=20)
+    seen: list[SignalRecord] = []
+    after = None
+    while True:
+        page = store.open_signals(limit=2, after=after)
+        seen += page
+        if len(page) < 2:
+            break
+        after = OpenPosition.of(page[-1])
+
+    expected = sorted(everything, key=OpenPosition.of)
+    assert [r.signal_id for r in everything] == [r.signal_id for r in expected]  # already in walk order
+    assert [r.signal_id for r in seen] == [r.signal_id for r in expected]  # every one once, in order
+    assert len(seen) == 9 and "walk-done" not in {r.signal_id for r in seen}
+    assert [r.state for r in seen[:3]] == [S.SUBMITTED] * 3 and seen[-1].state is S.PARTIALLY_FILLED
+    tie = OpenPosition.of(seen[0])
+    assert OpenPosition.loads(tie.dumps()) == tie

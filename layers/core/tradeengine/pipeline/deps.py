@@ -14,7 +14,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from contracts.status import AuditEvent
-from tradeengine.pipeline.ports import AuditSink, Counters, PlanQueue, SignalQueue, SignalStateStore, TradingStateStore
+from tradeengine.pipeline.ports import (
+    AuditSink,
+    Counters,
+    Cursors,
+    PlanQueue,
+    SignalQueue,
+    SignalStateStore,
+    TradingStateStore,
+)
 from tradeengine.pipeline.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -33,6 +41,7 @@ class Deps:
     audit: AuditSink
     counters: Counters
     trading_state: TradingStateStore
+    cursors: Cursors  # the monitor's place in its walk over open orders
     dead_letters: Any  # sqs_batch.DeadLetters: unreadable signals.fifo messages, with their reason
     order_dead_letters: Any  # the same for orders.fifo
     exchange: Exchange
@@ -98,7 +107,7 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
     """
     from tradeengine import observability
     from tradeengine.config import get_settings
-    from tradeengine.stores.control import DynamoDBTradingState
+    from tradeengine.stores.control import DynamoDBCursors, DynamoDBTradingState
     from tradeengine.stores.counters import BufferedCounters, DynamoDBCounters
     from tradeengine.stores.queues import plan_queue, signal_queue
     from tradeengine.stores.rules_cache import RulesCache
@@ -118,6 +127,7 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
         audit=build_audit(settings),
         counters=counters,
         trading_state=DynamoDBTradingState.from_settings(settings),
+        cursors=DynamoDBCursors.from_settings(settings),
         dead_letters=_dead_letters(settings.signals_dlq_url),
         order_dead_letters=_dead_letters(settings.orders_dlq_url),
         exchange=exchange,

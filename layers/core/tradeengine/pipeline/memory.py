@@ -10,10 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.status import AuditEvent, SignalState
-from tradeengine.pipeline.ports import SignalRecord, Transition
+from tradeengine.pipeline.ports import OPEN_STATES, OpenPosition, SignalRecord, Transition
 from tradeengine.risk import TradingState
-
-OPEN_STATES = (SignalState.SUBMITTED, SignalState.OPEN, SignalState.PARTIALLY_FILLED)
 
 
 class MemorySignalStore:
@@ -64,8 +62,23 @@ class MemorySignalStore:
             self._rows[signal_id] = new
             return new
 
-    def open_signals(self, limit: int = 100) -> Sequence[SignalRecord]:
-        return [r for r in self._rows.values() if r.state in OPEN_STATES][:limit]
+    def open_signals(self, limit: int = 100, after: OpenPosition | None = None) -> Sequence[SignalRecord]:
+        rows = sorted((OpenPosition.of(r), r) for r in self._rows.values() if r.state in OPEN_STATES)
+        return [r for position, r in rows if after is None or position > after][: max(limit, 0)]
+
+
+class MemoryCursors:
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def set(self, name: str, value: str | None) -> None:
+        if value is None:
+            self.values.pop(name, None)
+        else:
+            self.values[name] = value
 
 
 class MemoryQueue:
@@ -182,6 +195,7 @@ def memory_deps(
         audit=MemoryAudit(),
         counters=MemoryCounters(),
         trading_state=MemoryTradingState(),
+        cursors=MemoryCursors(),
         dead_letters=MemoryDeadLetters(),
         order_dead_letters=MemoryDeadLetters(),
         exchange=exchange,

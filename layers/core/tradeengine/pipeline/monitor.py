@@ -3,6 +3,11 @@
 For the paper exchange, looking an order up also advances the simulated book to the current market
 price, so resting limit orders fill and stops trigger as time passes. A SUBMITTED signal whose order
 the exchange has never seen, long after it was sent, is FAILED(ORDER_NOT_FOUND): its fate is known.
+
+Every open order, however many: a run follows at most ``limit`` orders (and stops early when its time
+budget runs out), walking the open signals in a fixed order from where the previous run stopped (the
+``monitor`` cursor); a run that reaches the end of the walk leaves the cursor empty, so the next starts
+from the beginning. With N open orders, each is looked at least once every ceil(N / limit) + 1 runs.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from time import monotonic
 from typing import Any
 
 from contracts.orders import OrderPlan
@@ -18,11 +24,13 @@ from tradeengine.exchange.base import ExchangeError
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.execute import STATE_OF, TRADES, exits_after_fill
 from tradeengine.pipeline.exits import order_summary
-from tradeengine.pipeline.ports import SignalRecord
+from tradeengine.pipeline.ports import OpenPosition, SignalRecord
 from tradeengine.pipeline.recorder import Recorder
 
 log = logging.getLogger(__name__)
 LOST_AFTER = timedelta(minutes=10)
+CURSOR = "monitor"
+PAGE = 50
 
 
 @dataclass
@@ -30,24 +38,50 @@ class MonitorReport:
     checked: int = 0
     changed: dict[str, str] = field(default_factory=dict)  # signal id -> new state
     errors: list[str] = field(default_factory=list)
+    completed: bool = False  # this run reached the end of the walk (the next one starts from the beginning)
 
 
-def run_monitor(deps: Deps, limit: int = 200) -> MonitorReport:
+def run_monitor(deps: Deps, limit: int = 200, budget_s: float | None = None) -> MonitorReport:
+    """Follow up to ``limit`` open orders from where the last run stopped; stop early after ``budget_s``."""
+    deadline = None if budget_s is None else monotonic() + budget_s
     recorder = deps.recorder("monitor")
     report = MonitorReport()
-    for record in deps.store.open_signals(limit):
-        report.checked += 1
-        try:
-            new = _follow(record, deps, recorder)
-        except ExchangeError as exc:
-            report.errors.append(f"{record.signal_id}: {exc.message}")
-            deps.counters.incr("tradeengine_errors_total", {"type": "monitor_exchange"})
-            continue
-        finally:
-            recorder.flush()  # each signal's steps reach the audit trail before the next is followed
-        if new is not None:
-            report.changed[record.signal_id] = new.value
+    text = deps.cursors.get(CURSOR)
+    after = OpenPosition.loads(text) if text else None
+
+    def out_of_time() -> bool:
+        return deadline is not None and monotonic() >= deadline
+
+    while report.checked < limit and not out_of_time():
+        asked = min(PAGE, limit - report.checked)
+        page = deps.store.open_signals(asked, after=after)
+        followed = 0
+        for record in page:
+            if out_of_time():
+                break
+            _check(record, deps, recorder, report)
+            after, followed = OpenPosition.of(record), followed + 1
+        if followed < len(page):  # out of time mid-page: the next run goes on from here
+            break
+        if len(page) < asked:  # the end of the walk: the next run starts from the beginning
+            after, report.completed = None, True
+            break
+    deps.cursors.set(CURSOR, None if after is None else after.dumps())
     return report
+
+
+def _check(record: SignalRecord, deps: Deps, recorder: Recorder, report: MonitorReport) -> None:
+    report.checked += 1
+    try:
+        new = _follow(record, deps, recorder)
+    except ExchangeError as exc:
+        report.errors.append(f"{record.signal_id}: {exc.message}")
+        deps.counters.incr("tradeengine_errors_total", {"type": "monitor_exchange"})
+        return
+    finally:
+        recorder.flush()  # each signal's steps reach the audit trail before the next is followed
+    if new is not None:
+        report.changed[record.signal_id] = new.value
 
 
 def _follow(record: SignalRecord, deps: Deps, recorder: Recorder) -> SignalState | None:

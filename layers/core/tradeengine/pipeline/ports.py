@@ -5,7 +5,8 @@ Guarantees these ports carry:
 - ``SignalStateStore.create`` is a conditional put: exactly one caller creates a signal id; a repeat
   sees ``False`` and reads the existing record (the API answers ``duplicate: true``).
 - ``SignalStateStore.advance`` only moves forward (``SignalState.can_become``), conditional on the
-  record's version, so concurrent workers never overwrite a later state with an earlier one.
+  stored state being one the move is legal from, so concurrent workers never overwrite a later state
+  with an earlier one, and every legal step lands.
 - ``SignalQueue`` / ``PlanQueue`` are SQS FIFO: group = symbol, deduplication id = signal id.
 - ``AuditSink.record`` is idempotent on (signal_id, seq).
 """
@@ -84,8 +85,9 @@ class SignalStateStore(Protocol):
         """
         ...
 
-    def open_signals(self, limit: int = 100) -> Sequence[SignalRecord]:
-        """Signals whose orders are not final yet (SUBMITTED, OPEN, PARTIALLY_FILLED), for the monitor."""
+    def open_signals(self, limit: int = 100, after: OpenPosition | None = None) -> Sequence[SignalRecord]:
+        """Signals whose orders are not final yet, for the monitor: at most ``limit``, in ``OpenPosition``
+        order (SUBMITTED, then OPEN, then PARTIALLY_FILLED; oldest first in each), starting after ``after``."""
         ...
 
 
@@ -128,6 +130,47 @@ class Counters(Protocol):
     def flush(self) -> None:
         """Write counts held in memory (a buffered adapter); nothing to do for one that writes at once."""
         ...
+
+
+OPEN_STATES = (SignalState.SUBMITTED, SignalState.OPEN, SignalState.PARTIALLY_FILLED)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class OpenPosition:
+    """Where an open signal stands in the monitor's walk: state (in OPEN_STATES order), created_at, id."""
+
+    rank: int
+    created_at: datetime
+    signal_id: str
+
+    @classmethod
+    def of(cls, record: SignalRecord) -> OpenPosition:
+        rank = OPEN_STATES.index(record.state) if record.state in OPEN_STATES else len(OPEN_STATES)
+        return cls(rank, record.created_at, record.signal_id)
+
+    @property
+    def state(self) -> SignalState:
+        return OPEN_STATES[self.rank]
+
+    def dumps(self) -> str:
+        return f"{self.state.value}|{self.created_at.isoformat()}|{self.signal_id}"
+
+    @classmethod
+    def loads(cls, text: str) -> OpenPosition | None:
+        """None for text that is not a position (an old or damaged cursor restarts the walk)."""
+        try:
+            state, at, signal_id = text.split("|", 2)
+            return cls(OPEN_STATES.index(SignalState(state)), datetime.fromisoformat(at), signal_id)
+        except ValueError:
+            return None
+
+
+class Cursors(Protocol):
+    """Small named bookmarks that outlive an invocation (the monitor's place in its walk)."""
+
+    def get(self, name: str) -> str | None: ...
+
+    def set(self, name: str, value: str | None) -> None: ...
 
 
 class TradingStateStore(Protocol):

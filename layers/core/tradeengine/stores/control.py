@@ -5,6 +5,9 @@ Implements ``tradeengine.pipeline.ports.TradingStateStore``. Table (template.yam
 ``set_by``, ``reason`` and ``set_at`` (ISO-8601 UTC), so GET /trading/state can say who halted trading,
 when and why. Reads are strongly consistent: a HALT is obeyed by the very next signal, whichever Lambda
 instance sizes it. With no item, the configured default applies (``Settings.trading_state``, ACTIVE).
+
+The same table keeps ``Cursors`` (``pipeline.ports``): ``pk = "cursor#<name>"`` with a ``value``; the
+monitor keeps its place there (``cursor#monitor``), so each scheduled run goes on where the last stopped.
 """
 
 from __future__ import annotations
@@ -81,3 +84,29 @@ class DynamoDBTradingState:
                 "set_at": {"S": self._clock().astimezone(UTC).isoformat()},
             },
         )
+
+
+class DynamoDBCursors:
+    """Cursors on the control table: one item per name, ``pk = "cursor#<name>"``, attribute ``value``."""
+
+    def __init__(self, table: str, *, ddb_client: Any = None) -> None:
+        self._table = table
+        self._ddb = ddb_client or aws.client("dynamodb")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, ddb_client: Any = None) -> DynamoDBCursors:
+        return cls(settings.control_table, ddb_client=ddb_client)
+
+    def get(self, name: str) -> str | None:
+        item = self._ddb.get_item(TableName=self._table, Key=self._key(name), ConsistentRead=True).get("Item")
+        return None if item is None else str(item["value"]["S"])
+
+    def set(self, name: str, value: str | None) -> None:
+        if value is None:
+            self._ddb.delete_item(TableName=self._table, Key=self._key(name))
+        else:
+            self._ddb.put_item(TableName=self._table, Item={**self._key(name), "value": {"S": value}})
+
+    @staticmethod
+    def _key(name: str) -> dict[str, Any]:
+        return {"pk": {"S": f"cursor#{name}"}}

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from contracts.money import dumps
 from contracts.status import SignalState
-from tradeengine.pipeline.ports import SignalRecord, Transition
+from tradeengine.pipeline.ports import OPEN_STATES, OpenPosition, SignalRecord, Transition
 from tradeengine.stores import aws
 
 if TYPE_CHECKING:
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 TTL_ATTRIBUTE = "expires_at"
 OPEN_INDEX = "open-signals"
 OPEN_ATTRIBUTE = "open_state"
-OPEN_STATES = (SignalState.SUBMITTED, SignalState.OPEN, SignalState.PARTIALLY_FILLED)
 _CONFLICT = "ConditionalCheckFailedException"
 
 
@@ -274,28 +273,40 @@ class DynamoDBSignalStateStore:
             "ExpressionAttributeValues": values,
         }
 
-    def open_signals(self, limit: int = 100) -> Sequence[SignalRecord]:
-        """Oldest first, across the open states, at most ``limit`` (via the sparse GSI)."""
-        if limit <= 0:
-            return []
+    def open_signals(self, limit: int = 100, after: OpenPosition | None = None) -> Sequence[SignalRecord]:
+        """At most ``limit`` open signals after ``after``, in ``OpenPosition`` order, from the sparse GSI:
+        one Query per open state, from ``after``'s ``created_at`` on (ties on it are skipped by id here)."""
         found: list[SignalRecord] = []
-        for state in OPEN_STATES:
+        for rank, state in enumerate(OPEN_STATES):
+            if len(found) >= limit:
+                break
+            if after is not None and rank < after.rank:
+                continue
+            start = after if after is not None and rank == after.rank else None
+            condition = "#open = :state" + (" AND #created >= :from" if start else "")
+            values: dict[str, Any] = {":state": {"S": state.value}}
+            if start is not None:
+                values[":from"] = {"S": _iso(start.created_at)}
             kwargs: dict[str, Any] = {
                 "TableName": self._table,
                 "IndexName": OPEN_INDEX,
-                "KeyConditionExpression": "#open = :state",
-                "ExpressionAttributeNames": {"#open": OPEN_ATTRIBUTE},
-                "ExpressionAttributeValues": {":state": {"S": state.value}},
-                "Limit": limit,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeNames": {"#open": OPEN_ATTRIBUTE, **({"#created": "created_at"} if start else {})},
+                "ExpressionAttributeValues": values,
             }
-            taken = 0
-            while taken < limit:
-                page = self._ddb.query(**kwargs)
+            while len(found) < limit:
+                page = self._ddb.query(**kwargs, Limit=limit - len(found) + (1 if start else 0))
                 for item in page.get("Items", ()):
-                    found.append(record_from_item(item))
-                    taken += 1
+                    record = record_from_item(item)
+                    if start is not None and (record.created_at, record.signal_id) <= (
+                        start.created_at,
+                        start.signal_id,
+                    ):
+                        continue
+                    found.append(record)
+                    if len(found) >= limit:
+                        break
                 if "LastEvaluatedKey" not in page:
                     break
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        found.sort(key=lambda r: r.created_at)
-        return found[:limit]
+        return found
