@@ -75,6 +75,7 @@ def test_an_invalid_signal_with_its_own_id_is_recorded_rejected_so_the_strategy_
     assert error["signal_id"] == "bad-1"
     status = c.get("/signals/bad-1", headers=READ).json()
     assert (status["state"], status["code"]) == ("REJECTED", "INVALID_SIGNAL")
+    assert status["terminal"] is True and status["exits_working"] is False
 
 
 @pytest.mark.parametrize(

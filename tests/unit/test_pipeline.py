@@ -228,6 +228,45 @@ def test_limit_order_rests_then_monitor_sees_it_fill_and_exits_work(deps):
     assert exits["result"] == "accepted" and len(exits["orders"]) == 2
     # 0.001 BTC bought, 0.1 % commission in BTC: the exits sell 0.000999 floored to the 0.000001 step.
     assert record.execution["exit_quantity"] == "0.000999"
+    assert record.watching_exits and deps.store.open_signals() == [record]  # the exits are followed now
+
+    assert run_monitor(deps).changed == {}  # 43900: between the stop (43120) and the target (46200)
+    deps.exchange.market.set("BTCUSDT", Decimal("43000"))  # through the stop
+    assert run_monitor(deps).changed == {r.signal_id: "EXITED"}
+    closed = deps.store.get(r.signal_id)
+    result = closed.execution["exit_result"]
+    assert result["closed_by"] == "stop_loss"
+    assert result["legs"]["stop_loss"]["status"] == "FILLED" and result["legs"]["take_profit"]["status"] != "NEW"
+    assert result["legs"]["stop_loss"]["executed_qty"] == "0.000999"
+    assert closed.state is SignalState.FILLED and not closed.watching_exits
+    assert (closed.history[-1].state, closed.history[-1].stage) == (SignalState.FILLED, "monitor")
+    assert [e.seq for e in deps.audit.events(r.signal_id)] == list(range(1, len(closed.history) + 1))
+    assert deps.store.open_signals() == [] and run_monitor(deps).changed == {}
+    assert deps.counters.snapshot()[("tradeengine_trades_total", (("status", "exit_filled"), ("type", "stop_loss")))]
+
+
+def test_market_entry_exits_are_followed_until_the_take_profit_closes_the_position(deps):
+    body = now_signal(quantity="0.001", meta={"order_type": "market", "stop_loss_pct": 2, "take_profit_pct": 3})
+    r = ingest(body, source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
+    run_all(deps)
+    filled = deps.store.get(r.signal_id)
+    assert filled.state is SignalState.FILLED and filled.execution["exits"]["result"] == "accepted"
+    assert filled.watching_exits
+    assert run_monitor(deps).changed == {}
+    deps.exchange.market.set("BTCUSDT", Decimal("47000"))  # past the 3 % target
+    assert run_monitor(deps).changed == {r.signal_id: "EXITED"}
+    result = deps.store.get(r.signal_id).execution["exit_result"]
+    assert result["closed_by"] == "take_profit"
+    assert result["legs"]["take_profit"]["status"] == "FILLED"
+    assert result["legs"]["stop_loss"]["status"] in ("EXPIRED", "CANCELED")  # the OCO's other leg
+
+
+def test_a_fill_without_exits_is_not_followed(deps):
+    r = ingest(now_signal(quantity="0.001"), source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
+    run_all(deps)
+    record = deps.store.get(r.signal_id)
+    assert record.state is SignalState.FILLED and not record.watching_exits
+    assert deps.store.open_signals() == []
 
 
 def test_monitor_follows_every_open_order_across_runs_from_where_the_last_stopped(deps):

@@ -261,3 +261,44 @@ def test_open_signals_walk_in_pages_from_a_position_across_the_three_states(ddb:
     assert [r.state for r in seen[:3]] == [S.SUBMITTED] * 3 and seen[-1].state is S.PARTIALLY_FILLED
     tie = OpenPosition.of(seen[0])
     assert OpenPosition.loads(tie.dumps()) == tie
+
+
+def test_a_fill_with_working_exits_is_followed_until_they_are_closed(ddb: Any) -> None:
+    name = f"signals-exits-{uuid.uuid4().hex[:8]}"
+    create_table(ddb, name)
+    store = DynamoDBSignalStateStore(name, ddb_client=ddb)
+    for sid in ("exits-1", "plain-1", "open-1"):
+        store.create(_record(sid))
+        _walk(store, sid, S.QUEUED, S.SIZED, S.SUBMITTED)
+    store.advance("open-1", S.OPEN)
+    store.advance("plain-1", S.FILLED)
+    at = T0 + timedelta(hours=1)
+    filled = store.advance("exits-1", S.FILLED, execution={"exits": {"result": "accepted"}}, at=at, watch_exits=True)
+    assert filled is not None and filled.watching_exits and filled.state is S.FILLED
+    item = ddb.get_item(TableName=name, Key={"pk": {"S": "exits-1"}})["Item"]
+    assert item["open_state"]["S"] == "EXITING" and TTL_ATTRIBUTE not in item  # never reaped while exits work
+
+    deadline = time.monotonic() + 5  # a GSI is eventually consistent
+    while len(store.open_signals()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [r.signal_id for r in store.open_signals()] == ["open-1", "exits-1"]  # EXITING walks last
+    assert store.close_exits("plain-1", execution={}) is None  # a fill without exits has nothing to close
+
+    done_at = at + timedelta(minutes=5)
+    result = {"closed_by": "take_profit", "legs": {"take_profit": {"executed_qty": Decimal("0.0100")}}}
+    closed = store.close_exits(
+        "exits-1",
+        execution={**filled.execution, "exit_result": result},
+        at=done_at,
+        stage="monitor",
+        detail={"exit_result": result},
+    )
+    assert closed is not None and not closed.watching_exits and closed.state is S.FILLED
+    assert closed.version == filled.version + 1 and closed.updated_at == done_at
+    assert closed.execution["exit_result"]["legs"]["take_profit"]["executed_qty"] == "0.01"  # plain, exact
+    assert [(t.state, t.stage) for t in closed.history[-2:]] == [(S.FILLED, ""), (S.FILLED, "monitor")]
+    item = ddb.get_item(TableName=name, Key={"pk": {"S": "exits-1"}})["Item"]
+    assert "open_state" not in item
+    assert int(item[TTL_ATTRIBUTE]["N"]) == int((done_at + timedelta(days=90)).timestamp())
+    assert store.close_exits("exits-1", execution={}) is None  # closed once: a second monitor finds nothing
+    assert store.get("exits-1") == closed

@@ -240,7 +240,14 @@ def test_oco_exit_after_a_market_entry(exchange: BinanceExchange) -> None:
     assert legs[request.take_profit_client_order_id].type == "LIMIT_MAKER"
     assert legs[request.stop_loss_client_order_id].type == "STOP_LOSS"
     assert outcome.order.list_client_order_id == request.list_client_order_id
+    # The monitor follows each leg by its own client order id until neither is working.
+    for leg_id in legs:
+        found = exchange.get_order(SYMBOL, client_order_id=leg_id)
+        assert found is not None and found.status.is_open, found
     accepted_order(exchange.cancel_order(SYMBOL, client_order_id=request.take_profit_client_order_id))
+    for leg_id in legs:  # canceling one leg of an OCO ends both
+        found = exchange.get_order(SYMBOL, client_order_id=leg_id)
+        assert found is not None and not found.status.is_open, found
 
 
 def test_otoco_limit_entry_with_pending_exits(exchange: BinanceExchange) -> None:

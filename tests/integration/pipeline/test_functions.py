@@ -148,3 +148,59 @@ def test_limit_order_rests_and_the_monitor_follows_it(stack, functions, exchange
     if record.state.value == "OPEN":
         report = fns["monitor"].handler({"source": "aws.events"}, FakeContext())
         assert report["checked"] >= 1
+
+
+def _admin_price(exchange_url: str, symbol: str, price: str | None = None) -> str:
+    """Read (or set, through the local exchange's admin API) the market price the paper exchange follows."""
+    import urllib.request
+
+    if price is not None:
+        request = urllib.request.Request(
+            f"{exchange_url}/admin/price",
+            data=json.dumps({"symbol": symbol, "price": price}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        urllib.request.urlopen(request, timeout=5).close()
+    with urllib.request.urlopen(f"{exchange_url}/api/v3/ticker/price?symbol={symbol}", timeout=5) as reply:
+        return str(json.loads(reply.read())["price"])
+
+
+def test_exits_after_a_fill_are_followed_until_the_take_profit_closes_the_position(stack, functions, exchange_url):
+    from decimal import Decimal
+
+    from tradeengine.pipeline.deps import build_deps
+
+    from contracts.money import plain
+
+    fns, token = functions
+    start = _admin_price(exchange_url, "ETHUSDT")
+    try:
+        body = signal(
+            signal_id="it-exits-1",
+            symbol="ETHUSDT",
+            price=float(start),
+            quantity=0.01,
+            meta={"order_type": "market", "stop_loss_pct": 2, "take_profit_pct": 3},
+        )
+        assert post(fns, token, body)[0] == 202
+        drain(fns, stack, stack.queues.signals, "sizing")
+        drain(fns, stack, stack.queues.orders, "execution")
+        deps = build_deps()
+        filled = deps.store.get("it-exits-1")
+        assert filled.state.value == "FILLED" and filled.execution["exits"]["result"] == "accepted", filled
+        assert filled.watching_exits  # FILLED, and in the sparse index's EXITING group for the monitor
+
+        assert "it-exits-1" not in fns["monitor"].handler({"source": "aws.events"}, FakeContext())["changed"]
+        _admin_price(exchange_url, "ETHUSDT", plain(Decimal(start) * Decimal("1.05")))  # past the 3 % target
+        changed: dict = {}
+        for _ in range(3):  # the walk may need a run to come round to it
+            changed.update(fns["monitor"].handler({"source": "aws.events"}, FakeContext())["changed"])
+        assert changed.get("it-exits-1") == "EXITED"
+        closed = deps.store.get("it-exits-1")
+        assert closed.execution["exit_result"]["closed_by"] == "take_profit" and not closed.watching_exits
+        assert closed.history[-1].stage == "monitor"
+        audit = deps.audit.events("it-exits-1")
+        assert [e.seq for e in audit] == list(range(1, len(closed.history) + 1))  # the exit is in the audit too
+    finally:
+        _admin_price(exchange_url, "ETHUSDT", start)

@@ -58,6 +58,7 @@ def record_json(record: SignalRecord) -> dict[str, Any]:
         "signal_id": record.signal_id,
         "state": record.state.value,
         "terminal": record.terminal,
+        "exits_working": record.watching_exits,  # FILLED, and its stop-loss / take-profit are still working
         "code": record.code,
         "reason": record.reason,
         "symbol": record.symbol,

@@ -185,10 +185,24 @@ def _settle(
     state = STATE_OF[entry.status]
     if state is SignalState.FILLED:
         execution.update(exits_after_fill(plan, entry, deps))
-    recorder.advance(sid, state, execution=execution, detail={"exchange": execution})
+    recorder.advance(
+        sid, state, execution=execution, detail={"exchange": execution}, watch_exits=exits_working(plan, execution)
+    )
     deps.counters.incr(TRADES, {"status": state.value.lower(), "type": order_type})
     _observe_latency(body, deps, recorder.clock())
     return state
+
+
+def exits_working(plan: OrderPlan, execution: Mapping[str, Any]) -> bool:
+    """Whether a filled entry leaves exit orders working at the exchange: placed with the entry (one
+    order list), or placed after the fill and accepted. The monitor then follows them to their end."""
+    b = plan.brackets
+    if b is None:
+        return False
+    if b.placement is BracketPlacement.WITH_ENTRY and b.kind is BracketKind.OCO:
+        return True
+    exits = execution.get("exits")
+    return isinstance(exits, Mapping) and exits.get("result") == "accepted"
 
 
 def exits_after_fill(plan: OrderPlan, entry: ExchangeOrder, deps: Deps) -> dict[str, Any]:

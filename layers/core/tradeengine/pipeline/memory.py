@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.status import AuditEvent, SignalState
-from tradeengine.pipeline.ports import OPEN_STATES, OpenPosition, SignalRecord, Transition
+from tradeengine.pipeline.ports import OpenPosition, SignalRecord, Transition, walk_group
 from tradeengine.risk import TradingState
 
 
@@ -42,6 +42,7 @@ class MemorySignalStore:
         at: datetime | None = None,
         stage: str = "",
         detail: Mapping[str, Any] | None = None,
+        watch_exits: bool = False,
     ) -> SignalRecord | None:
         with self._lock:
             row = self._rows.get(signal_id)
@@ -58,12 +59,38 @@ class MemorySignalStore:
                 plan=plan if plan is not None else row.plan,
                 execution=execution if execution is not None else row.execution,
                 history=(*row.history, Transition(to, when, code, reason, stage, dict(detail or {}))),
+                watching_exits=watch_exits and to is SignalState.FILLED,
+            )
+            self._rows[signal_id] = new
+            return new
+
+    def close_exits(
+        self,
+        signal_id: str,
+        *,
+        execution: Mapping[str, Any],
+        at: datetime | None = None,
+        stage: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> SignalRecord | None:
+        with self._lock:
+            row = self._rows.get(signal_id)
+            if row is None or not row.watching_exits:
+                return None
+            when = at or datetime.now(UTC)
+            new = replace(
+                row,
+                version=row.version + 1,
+                updated_at=when,
+                execution=dict(execution),
+                history=(*row.history, Transition(row.state, when, None, None, stage, dict(detail or {}))),
+                watching_exits=False,
             )
             self._rows[signal_id] = new
             return new
 
     def open_signals(self, limit: int = 100, after: OpenPosition | None = None) -> Sequence[SignalRecord]:
-        rows = sorted((OpenPosition.of(r), r) for r in self._rows.values() if r.state in OPEN_STATES)
+        rows = sorted((OpenPosition.of(r), r) for r in self._rows.values() if walk_group(r) is not None)
         return [r for position, r in rows if after is None or position > after][: max(limit, 0)]
 
 

@@ -1,5 +1,9 @@
 """Monitor stage (scheduled): follow every open order to its end, and place exits when an entry fills.
 
+A FILLED entry whose exit orders (stop-loss / take-profit) are working is followed too, until every leg
+has ended: then the signal records which leg closed the position (``execution.exit_result``) in one
+more FILLED step of its history, and the monitor stops following it.
+
 For the paper exchange, looking an order up also advances the simulated book to the current market
 price, so resting limit orders fill and stops trigger as time passes. A SUBMITTED signal whose order
 the exchange has never seen, long after it was sent, is FAILED(ORDER_NOT_FOUND): its fate is known.
@@ -20,9 +24,9 @@ from typing import Any
 
 from contracts.orders import OrderPlan
 from contracts.status import SignalState
-from tradeengine.exchange.base import ExchangeError
+from tradeengine.exchange.base import ExchangeError, ExchangeOrder, OrderStatus
 from tradeengine.pipeline.deps import Deps
-from tradeengine.pipeline.execute import STATE_OF, TRADES, exits_after_fill
+from tradeengine.pipeline.execute import STATE_OF, TRADES, exits_after_fill, exits_working
 from tradeengine.pipeline.exits import order_summary
 from tradeengine.pipeline.ports import OpenPosition, SignalRecord
 from tradeengine.pipeline.recorder import Recorder
@@ -30,13 +34,14 @@ from tradeengine.pipeline.recorder import Recorder
 log = logging.getLogger(__name__)
 LOST_AFTER = timedelta(minutes=10)
 CURSOR = "monitor"
+EXITED = "EXITED"  # in MonitorReport.changed: the signal's exit orders have all ended
 PAGE = 50
 
 
 @dataclass
 class MonitorReport:
     checked: int = 0
-    changed: dict[str, str] = field(default_factory=dict)  # signal id -> new state
+    changed: dict[str, str] = field(default_factory=dict)  # signal id -> new state, or EXITED
     errors: list[str] = field(default_factory=list)
     completed: bool = False  # this run reached the end of the walk (the next one starts from the beginning)
 
@@ -81,13 +86,15 @@ def _check(record: SignalRecord, deps: Deps, recorder: Recorder, report: Monitor
     finally:
         recorder.flush()  # each signal's steps reach the audit trail before the next is followed
     if new is not None:
-        report.changed[record.signal_id] = new.value
+        report.changed[record.signal_id] = new
 
 
-def _follow(record: SignalRecord, deps: Deps, recorder: Recorder) -> SignalState | None:
+def _follow(record: SignalRecord, deps: Deps, recorder: Recorder) -> str | None:
     if record.plan is None:
         return None
     plan = OrderPlan.model_validate(record.plan)
+    if record.state is SignalState.FILLED:
+        return _follow_exits(record, plan, deps, recorder) if record.watching_exits else None
     order = deps.exchange.get_order(plan.order.symbol, client_order_id=plan.order.new_client_order_id)
     if order is None:
         if record.state is SignalState.SUBMITTED and recorder.clock() - record.updated_at > LOST_AFTER:
@@ -97,7 +104,7 @@ def _follow(record: SignalRecord, deps: Deps, recorder: Recorder) -> SignalState
                 code="ORDER_NOT_FOUND",
                 reason="the exchange has no order with this client order id",
             )
-            return SignalState.FAILED
+            return SignalState.FAILED.value
         return None
     state = STATE_OF[order.status]
     previous = dict(record.execution or {}).get("entry", {})
@@ -106,8 +113,36 @@ def _follow(record: SignalRecord, deps: Deps, recorder: Recorder) -> SignalState
     execution: dict[str, Any] = {**dict(record.execution or {}), "entry": order_summary(order)}
     if state is SignalState.FILLED:
         execution.update(exits_after_fill(plan, order, deps))
-    moved = recorder.advance(record.signal_id, state, execution=execution, detail={"exchange": execution})
+    moved = recorder.advance(
+        record.signal_id,
+        state,
+        execution=execution,
+        detail={"exchange": execution},
+        watch_exits=exits_working(plan, execution),
+    )
     if moved is None:
         return None
     deps.counters.incr(TRADES, {"status": state.value.lower(), "type": plan.order.type.value.lower()})
-    return state
+    return state.value
+
+
+def _follow_exits(record: SignalRecord, plan: OrderPlan, deps: Deps, recorder: Recorder) -> str | None:
+    """Look up each exit leg; once none is working any more, record how the position was closed."""
+    b = plan.brackets
+    legs = {"stop_loss": b.stop_loss, "take_profit": b.take_profit} if b is not None else {}
+    ended: dict[str, ExchangeOrder] = {}
+    for name, leg in legs.items():
+        if leg is None:
+            continue
+        order = deps.exchange.get_order(plan.order.symbol, client_order_id=leg.new_client_order_id)
+        if order is None or order.status.is_open:
+            return None  # still working (or not visible yet): look again on the next run
+        ended[name] = order
+    closed_by = next((name for name, order in ended.items() if order.status is OrderStatus.FILLED), None)
+    result = {"closed_by": closed_by, "legs": {name: order_summary(order) for name, order in ended.items()}}
+    execution = {**dict(record.execution or {}), "exit_result": result}
+    if recorder.close_exits(record.signal_id, execution, detail={"exit_result": result}) is None:
+        return None
+    status = "exit_filled" if closed_by else "exit_ended"
+    deps.counters.incr(TRADES, {"status": status, "type": closed_by or "none"})
+    return EXITED

@@ -52,6 +52,7 @@ class SignalRecord:
     plan: Mapping[str, Any] | None = None  # the OrderPlan, JSON form, once sized
     execution: Mapping[str, Any] | None = None  # exchange order ids, fills, fees, once submitted
     history: tuple[Transition, ...] = ()
+    watching_exits: bool = False  # FILLED, and its exit orders (stop-loss / take-profit) are still working
 
     @property
     def terminal(self) -> bool:
@@ -77,17 +78,34 @@ class SignalStateStore(Protocol):
         at: datetime | None = None,
         stage: str = "",
         detail: Mapping[str, Any] | None = None,
+        watch_exits: bool = False,
     ) -> SignalRecord | None:
         """Move forward to ``to`` if that is a legal transition from the stored state.
 
         Returns the new record, or None when the transition is not legal any more (someone else moved
         the signal on first): the caller treats that as "already done", never as an error.
+        ``watch_exits`` (with ``to`` FILLED): the entry's exit orders are working; the monitor follows
+        them (``open_signals``) until ``close_exits``.
         """
         ...
 
+    def close_exits(
+        self,
+        signal_id: str,
+        *,
+        execution: Mapping[str, Any],
+        at: datetime | None = None,
+        stage: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> SignalRecord | None:
+        """The exits of a FILLED signal have ended: record ``execution`` and one more FILLED step, and stop
+        watching. None when the signal is not watching its exits (someone else closed them first)."""
+        ...
+
     def open_signals(self, limit: int = 100, after: OpenPosition | None = None) -> Sequence[SignalRecord]:
-        """Signals whose orders are not final yet, for the monitor: at most ``limit``, in ``OpenPosition``
-        order (SUBMITTED, then OPEN, then PARTIALLY_FILLED; oldest first in each), starting after ``after``."""
+        """Signals with orders still working, for the monitor: at most ``limit``, in ``OpenPosition`` order
+        (SUBMITTED, OPEN, PARTIALLY_FILLED, then FILLED with exits working; oldest first in each),
+        starting after ``after``."""
         ...
 
 
@@ -133,11 +151,20 @@ class Counters(Protocol):
 
 
 OPEN_STATES = (SignalState.SUBMITTED, SignalState.OPEN, SignalState.PARTIALLY_FILLED)
+EXITING = "EXITING"  # a FILLED signal whose exit orders are still working
+WALK = (*(s.value for s in OPEN_STATES), EXITING)  # what the monitor follows, in the order it walks
+
+
+def walk_group(record: SignalRecord) -> str | None:
+    """The monitor's group for ``record`` (one of WALK), None when there is nothing to follow."""
+    if record.state in OPEN_STATES:
+        return record.state.value
+    return EXITING if record.watching_exits and record.state is SignalState.FILLED else None
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class OpenPosition:
-    """Where an open signal stands in the monitor's walk: state (in OPEN_STATES order), created_at, id."""
+    """Where a signal stands in the monitor's walk: its group (in WALK order), created_at, id."""
 
     rank: int
     created_at: datetime
@@ -145,22 +172,22 @@ class OpenPosition:
 
     @classmethod
     def of(cls, record: SignalRecord) -> OpenPosition:
-        rank = OPEN_STATES.index(record.state) if record.state in OPEN_STATES else len(OPEN_STATES)
-        return cls(rank, record.created_at, record.signal_id)
+        group = walk_group(record)
+        return cls(WALK.index(group) if group else len(WALK), record.created_at, record.signal_id)
 
     @property
-    def state(self) -> SignalState:
-        return OPEN_STATES[self.rank]
+    def group(self) -> str:
+        return WALK[self.rank]
 
     def dumps(self) -> str:
-        return f"{self.state.value}|{self.created_at.isoformat()}|{self.signal_id}"
+        return f"{self.group}|{self.created_at.isoformat()}|{self.signal_id}"
 
     @classmethod
     def loads(cls, text: str) -> OpenPosition | None:
         """None for text that is not a position (an old or damaged cursor restarts the walk)."""
         try:
-            state, at, signal_id = text.split("|", 2)
-            return cls(OPEN_STATES.index(SignalState(state)), datetime.fromisoformat(at), signal_id)
+            group, at, signal_id = text.split("|", 2)
+            return cls(WALK.index(group), datetime.fromisoformat(at), signal_id)
         except ValueError:
             return None
 

@@ -94,6 +94,7 @@ class Recorder:
         plan: Mapping[str, Any] | None = None,
         execution: Mapping[str, Any] | None = None,
         detail: Mapping[str, Any] | None = None,
+        watch_exits: bool = False,
     ) -> SignalRecord | None:
         new = self.store.advance(
             signal_id,
@@ -105,7 +106,16 @@ class Recorder:
             at=self.clock(),
             stage=self.stage,
             detail=detail,
+            watch_exits=watch_exits,
         )
+        if new is not None:
+            self.write_audit(new)
+        return new
+
+    def close_exits(
+        self, signal_id: str, execution: Mapping[str, Any], detail: Mapping[str, Any] | None = None
+    ) -> SignalRecord | None:
+        new = self.store.close_exits(signal_id, execution=execution, at=self.clock(), stage=self.stage, detail=detail)
         if new is not None:
             self.write_audit(new)
         return new

@@ -5,10 +5,11 @@ Implements ``tradeengine.pipeline.ports.SignalStateStore`` with the semantics of
 Table (template.yaml declares the same):
 - key: ``pk`` (S) = signal id; billing PAY_PER_REQUEST; TTL on ``expires_at`` (N, epoch seconds).
 - GSI ``open-signals``: HASH ``open_state`` (S), RANGE ``created_at`` (S, ISO-8601 UTC, microseconds),
-  projection ALL. ``open_state`` is written only while the signal's order may still be live at the
-  exchange (SUBMITTED, OPEN, PARTIALLY_FILLED) and removed on any other state, so the index is sparse:
-  the monitor reads open signals with three small Queries, never a Scan. The GSI is eventually
-  consistent; the monitor re-reads nothing from it that it does not re-check with ``advance``.
+  projection ALL. ``open_state`` is written only while the monitor has something to follow: the
+  signal's order may still be live at the exchange (SUBMITTED, OPEN, PARTIALLY_FILLED), or it is FILLED
+  and its exit orders are working (``EXITING``); it is removed otherwise, so the index is sparse: the
+  monitor reads what to follow with four small Queries, never a Scan. The GSI is eventually
+  consistent; the monitor re-reads nothing from it that it does not re-check with a conditional write.
 
 Item attributes: ``state``, ``version`` (N, 1 on create, +1 per step), ``symbol``, ``strategy_id``,
 ``source``, ``created_at`` / ``updated_at`` (ISO strings), ``code`` / ``reason`` (when set), ``signal`` /
@@ -16,7 +17,7 @@ Item attributes: ``state``, ``version`` (N, 1 on create, +1 per step), ``symbol`
 ``history``: a list of maps {state, at, stage, detail (JSON text), code?, reason?}, one per transition.
 
 Retention: ``expires_at`` = last change + ``signal_retention_days``; it is removed while an order is
-open, so DynamoDB never reaps the record of an order the exchange may still fill.
+open or exits are working, so DynamoDB never reaps the record of an order the exchange may still fill.
 
 ``advance`` is one conditional UpdateItem, no read first: it writes on condition that the item's
 state is one from which the move is legal (``state IN (sources of to)``, the sources derived from
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from contracts.money import dumps
 from contracts.status import SignalState
-from tradeengine.pipeline.ports import OPEN_STATES, OpenPosition, SignalRecord, Transition
+from tradeengine.pipeline.ports import EXITING, OPEN_STATES, WALK, OpenPosition, SignalRecord, Transition
 from tradeengine.stores import aws
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ def record_from_item(item: Mapping[str, Any]) -> SignalRecord:
         plan=None if plan is None else json.loads(plan),
         execution=None if execution is None else json.loads(execution),
         history=tuple(_transition(v) for v in item.get("history", {}).get("L", ())),
+        watching_exits=_s(item, OPEN_ATTRIBUTE) == EXITING,
     )
 
 
@@ -207,11 +209,13 @@ class DynamoDBSignalStateStore:
         at: datetime | None = None,
         stage: str = "",
         detail: Mapping[str, Any] | None = None,
+        watch_exits: bool = False,
     ) -> SignalRecord | None:
         sources = [s for s in SignalState if s.can_become(to)]
         if not sources:
             return None
-        update = self._update(to, sources, at or datetime.now(UTC), code, reason, plan, execution, stage, detail)
+        when = at or datetime.now(UTC)
+        update = self._update(to, sources, when, code, reason, plan, execution, stage, detail, watch_exits)
         try:
             response = self._ddb.update_item(
                 TableName=self._table, Key={"pk": {"S": signal_id}}, ReturnValues="ALL_NEW", **update
@@ -233,6 +237,7 @@ class DynamoDBSignalStateStore:
         execution: Mapping[str, Any] | None,
         stage: str,
         detail: Mapping[str, Any] | None,
+        watch_exits: bool = False,
     ) -> dict[str, Any]:
         """The UpdateItem's expressions: append the step, bump the version, on condition the move is legal."""
         step = Transition(to, when, code, reason, stage, dict(detail or {}))
@@ -258,6 +263,10 @@ class DynamoDBSignalStateStore:
         if to in OPEN_STATES:
             sets.append("#open = :to")
             removes.append("#ttl")
+        elif watch_exits and to is SignalState.FILLED:
+            values[":exiting"] = {"S": EXITING}
+            sets.append("#open = :exiting")
+            removes.append("#ttl")
         else:
             values[":ttl"] = self._expires(when)
             sets.append("#ttl = :ttl")
@@ -273,18 +282,63 @@ class DynamoDBSignalStateStore:
             "ExpressionAttributeValues": values,
         }
 
+    def close_exits(
+        self,
+        signal_id: str,
+        *,
+        execution: Mapping[str, Any],
+        at: datetime | None = None,
+        stage: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> SignalRecord | None:
+        when = at or datetime.now(UTC)
+        step = Transition(SignalState.FILLED, when, None, None, stage, dict(detail or {}))
+        try:
+            response = self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": signal_id}},
+                UpdateExpression=(
+                    "SET #e = :e, #v = #v + :one, #u = :at, #h = list_append(#h, :step), #ttl = :ttl REMOVE #open"
+                ),
+                ConditionExpression="#s = :filled AND #open = :exiting",
+                ExpressionAttributeNames={
+                    "#e": "execution",
+                    "#v": "version",
+                    "#u": "updated_at",
+                    "#h": "history",
+                    "#ttl": TTL_ATTRIBUTE,
+                    "#open": OPEN_ATTRIBUTE,
+                    "#s": "state",
+                },
+                ExpressionAttributeValues={
+                    ":e": {"S": _dumps(dict(execution))},
+                    ":one": {"N": "1"},
+                    ":at": {"S": _iso(when)},
+                    ":step": {"L": [_transition_item(step)]},
+                    ":ttl": self._expires(when),
+                    ":filled": {"S": SignalState.FILLED.value},
+                    ":exiting": {"S": EXITING},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if aws.error_code(exc) == _CONFLICT:  # not watching its exits (any more)
+                return None
+            raise
+        return record_from_item(response["Attributes"])
+
     def open_signals(self, limit: int = 100, after: OpenPosition | None = None) -> Sequence[SignalRecord]:
-        """At most ``limit`` open signals after ``after``, in ``OpenPosition`` order, from the sparse GSI:
-        one Query per open state, from ``after``'s ``created_at`` on (ties on it are skipped by id here)."""
+        """At most ``limit`` signals to follow after ``after``, in ``OpenPosition`` order, from the sparse
+        GSI: one Query per group, from ``after``'s ``created_at`` on (ties on it are skipped by id here)."""
         found: list[SignalRecord] = []
-        for rank, state in enumerate(OPEN_STATES):
+        for rank, group in enumerate(WALK):
             if len(found) >= limit:
                 break
             if after is not None and rank < after.rank:
                 continue
             start = after if after is not None and rank == after.rank else None
             condition = "#open = :state" + (" AND #created >= :from" if start else "")
-            values: dict[str, Any] = {":state": {"S": state.value}}
+            values: dict[str, Any] = {":state": {"S": group}}
             if start is not None:
                 values[":from"] = {"S": _iso(start.created_at)}
             kwargs: dict[str, Any] = {
