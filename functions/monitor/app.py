@@ -7,7 +7,7 @@ from typing import Any
 
 from tradeengine.observability import logger, metrics
 from tradeengine.pipeline import deps as _deps
-from tradeengine.pipeline.monitor import run_monitor
+from tradeengine.pipeline.monitor import MonitorIncomplete, run_monitor
 
 DEPS = _deps.build_deps(batch_counters=True)  # flushed at the end of every invocation
 MARGIN_S = 10.0  # left of the function's timeout for writing the cursor, the counters and the logs
@@ -25,4 +25,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "monitor pass",
         extra={"checked": report.checked, "changed": len(report.changed), "completed": report.completed},
     )
+    if report.failures:  # the others were followed and the cursor moved on; the function's Errors alarm fires
+        raise MonitorIncomplete(f"could not follow {len(report.failures)}: {'; '.join(report.failures[:10])}")
     return asdict(report)

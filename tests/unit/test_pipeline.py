@@ -478,3 +478,34 @@ def test_a_stage_writes_its_steps_to_the_audit_once_even_when_it_fails_midway() 
         raise RuntimeError("the exchange went away")
     assert writes == [3, 4]  # the step taken before the failure still reached the audit trail
     assert [e.state for e in audit.events("sig-a1")][-1] is SignalState.SUBMITTED
+
+
+def test_one_signal_the_monitor_cannot_follow_does_not_stop_the_others(deps):
+    ids = []
+    for i in range(3):
+        body = now_signal(price="44000", quantity="0.001", meta={"order_type": "limit"}, signal_id=f"poison-{i}")
+        ids.append(ingest(body, source="api", recorder=deps.recorder("ingest"), queue=deps.signals).signal_id)
+    run_all(deps)
+    real_get_order = deps.exchange.get_order
+    from tradeengine.sizing_base import client_order_id as client_order_id_of
+
+    def get_order(symbol, client_order_id=None, **kw):
+        if client_order_id == client_order_id_of(ids[0]):
+            raise ValueError("a record this code cannot read")
+        return real_get_order(symbol, client_order_id=client_order_id, **kw)
+
+    deps.exchange.get_order = get_order
+    deps.exchange.market.set("BTCUSDT", Decimal("43900"))
+    report = run_monitor(deps)
+    assert report.failures == ["poison-0: ValueError"] and report.completed
+    assert report.changed == {ids[1]: "FILLED", ids[2]: "FILLED"}  # the ones behind it were followed
+    assert deps.counters.snapshot()[("tradeengine_errors_total", (("type", "monitor"),))] == 1
+
+
+def test_a_partial_fill_step_carries_only_its_new_fills(deps):
+    from tradeengine.pipeline.monitor import _new_fills
+
+    before = {"fills": [{"trade_id": 1, "qty": "0.1"}, {"trade_id": 2, "qty": "0.2"}]}
+    after = {"fills": [*before["fills"], {"trade_id": 3, "qty": "0.3"}]}
+    assert _new_fills(before, after) == [{"trade_id": 3, "qty": "0.3"}]
+    assert _new_fills({}, after) == after["fills"]

@@ -17,6 +17,7 @@ from the beginning. With N open orders, each is looked at least once every ceil(
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from time import monotonic
@@ -38,11 +39,16 @@ EXITED = "EXITED"  # in MonitorReport.changed: the signal's exit orders have all
 PAGE = 50
 
 
+class MonitorIncomplete(RuntimeError):
+    """Some signals could not be followed (each named in the log); the rest of the run went on."""
+
+
 @dataclass
 class MonitorReport:
     checked: int = 0
     changed: dict[str, str] = field(default_factory=dict)  # signal id -> new state, or EXITED
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # the exchange did not answer: looked at again next run
+    failures: list[str] = field(default_factory=list)  # anything else: the run goes on, the handler then fails
     completed: bool = False  # this run reached the end of the walk (the next one starts from the beginning)
 
 
@@ -83,6 +89,11 @@ def _check(record: SignalRecord, deps: Deps, recorder: Recorder, report: Monitor
         report.errors.append(f"{record.signal_id}: {exc.message}")
         deps.counters.incr("tradeengine_errors_total", {"type": "monitor_exchange"})
         return
+    except Exception as exc:  # one signal that cannot be followed must not stop the others behind it
+        log.exception("monitor could not follow %s", record.signal_id)
+        report.failures.append(f"{record.signal_id}: {type(exc).__name__}")
+        deps.counters.incr("tradeengine_errors_total", {"type": "monitor"})
+        return
     finally:
         recorder.flush()  # each signal's steps reach the audit trail before the next is followed
     if new is not None:
@@ -113,17 +124,25 @@ def _follow(record: SignalRecord, deps: Deps, recorder: Recorder) -> str | None:
     execution: dict[str, Any] = {**dict(record.execution or {}), "entry": order_summary(order)}
     if state is SignalState.FILLED:
         execution.update(exits_after_fill(plan, order, deps))
+    # The step's detail carries only the fills that are new since the last step (the record's execution
+    # keeps them all): an order filled in many pieces must not repeat every earlier fill in every step.
+    step = {**execution, "entry": {**execution["entry"], "fills": _new_fills(previous, execution["entry"])}}
     moved = recorder.advance(
         record.signal_id,
         state,
         execution=execution,
-        detail={"exchange": execution},
+        detail={"exchange": step},
         watch_exits=exits_working(plan, execution),
     )
     if moved is None:
         return None
     deps.counters.incr(TRADES, {"status": state.value.lower(), "type": plan.order.type.value.lower()})
     return state.value
+
+
+def _new_fills(previous: Mapping[str, Any], current: Mapping[str, Any]) -> list[Any]:
+    seen = {fill.get("trade_id") for fill in previous.get("fills", ())}
+    return [fill for fill in current.get("fills", ()) if fill.get("trade_id") not in seen]
 
 
 def _follow_exits(record: SignalRecord, plan: OrderPlan, deps: Deps, recorder: Recorder) -> str | None:
