@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tradeengine.stores.rules_cache import TTL_ATTRIBUTE, RulesCache, create_table
+from tradeengine.exchange.base import ExchangeError
+from tradeengine.stores.rules_cache import RETRY_STALE_S, TTL_ATTRIBUTE, RulesCache, create_table
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +57,7 @@ def test_missing_entry_is_fetched_once_and_stored_with_ttl(ddb: Any, rules_table
     assert rules.lot_size is not None and rules.lot_size.step_size == Decimal("0.00001")
     assert source.calls == [["BTCUSDT"]]
     item = ddb.get_item(TableName=rules_table, Key={"pk": {"S": "binance-testnet#BTCUSDT"}})["Item"]
-    assert int(item[TTL_ATTRIBUTE]["N"]) == int(clock.now) + 3600
+    assert int(item[TTL_ATTRIBUTE]["N"]) == int(clock.now) + 3600 + 86_400  # kept through the stale grace
     ttl = ddb.describe_time_to_live(TableName=rules_table)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == TTL_ATTRIBUTE and ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
 
@@ -135,3 +136,54 @@ def test_client_honours_aws_endpoint_url(
     client = aws.client("dynamodb", region="us-east-1")
     assert client.meta.endpoint_url == ministack_endpoint
     assert "TableNames" in client.list_tables()
+
+
+class StrugglingInfoSource(CountingInfoSource):
+    """exchangeInfo that fails (rate limited) while ``down``, as a busy venue's heaviest endpoint does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def exchange_info(self, symbols: Sequence[str] | None = None) -> dict[str, Any]:
+        if self.down:
+            self.calls.append(list(symbols) if symbols else None)
+            raise ExchangeError(-1003, "Too much request weight used", 429, retryable=True)
+        return super().exchange_info(symbols)
+
+
+def test_stale_rules_serve_while_exchange_info_fails_within_the_grace(ddb: Any, rules_table: str) -> None:
+    source, clock = StrugglingInfoSource(), Clock()
+    _cache(ddb, rules_table, source, clock).get("BTCUSDT")  # stored at t0
+    source.down = True
+    clock.now += 3600 + 600  # stale by 10 minutes, a new process (cold start)
+    cache = _cache(ddb, rules_table, source, clock)
+
+    rules = cache.get("BTCUSDT")
+    assert rules is not None and rules.symbol == "BTCUSDT" and cache.stale_served == 1
+    assert len(source.calls) == 2  # one attempt to refresh
+    clock.now += RETRY_STALE_S / 2
+    assert cache.get("BTCUSDT") == rules and len(source.calls) == 2  # no new attempt on every signal
+    clock.now += RETRY_STALE_S
+    assert cache.get("BTCUSDT") == rules and len(source.calls) == 3  # tries again after a while
+
+    source.down = False
+    clock.now += RETRY_STALE_S
+    assert cache.get("BTCUSDT") == rules and len(source.calls) == 4 and cache.stale_served == 2  # refreshed
+    item = ddb.get_item(TableName=rules_table, Key={"pk": {"S": "binance-testnet#BTCUSDT"}})["Item"]
+    assert int(item["fetched_at"]["N"]) == int(clock.now)
+
+
+def test_rules_past_the_grace_or_never_fetched_are_not_served(ddb: Any, rules_table: str) -> None:
+    source, clock = StrugglingInfoSource(), Clock()
+    _cache(ddb, rules_table, source, clock).get("BTCUSDT")
+    source.down = True
+    with pytest.raises(ExchangeError):
+        _cache(ddb, rules_table, source, clock).get("ETHUSDT")  # never fetched: nothing to fall back on
+    clock.now += 3600 + 86_400 + 1
+    with pytest.raises(ExchangeError):
+        _cache(ddb, rules_table, source, clock).get("BTCUSDT")  # too old to trust
+    strict = RulesCache(source, rules_table, 3600, max_stale_seconds=0, ddb_client=ddb, clock=clock)  # type: ignore[arg-type]
+    clock.now -= 86_400  # an hour and a second old: stale, and no grace at all
+    with pytest.raises(ExchangeError):
+        strict.get("BTCUSDT")

@@ -6,13 +6,21 @@ time. Testnet and mainnet rules differ, so the venue (the Exchange port's ``name
 
 - fresh item (``fetched_at + ttl > now``): used as is; a cold start makes no exchangeInfo call;
 - stale or missing item: refreshed once from the Exchange port, written back, then used;
-- ``expires_at`` is also the table's TTL attribute, so DynamoDB reaps what nobody reads any more
-  (TTL deletion is lazy, which is why freshness is checked on ``fetched_at``, never on absence).
+- the refresh fails (exchangeInfo is a heavy endpoint: timeouts, 5xx, rate limits) and the item is no
+  older than ``ttl + max_stale``: the stale rules are used, with a warning, and the next refresh is tried
+  after ``RETRY_STALE_S`` (not on every signal, which would only add weight to a struggling venue);
+  older than that, or no item at all: the error is raised (sizing retries the message later). Binance
+  changes a symbol's filters rarely, and an order that breaks a changed filter is refused by Binance
+  with its code (FAILED, recorded), never placed wrong;
+- ``expires_at`` is also the table's TTL attribute (``fetched_at + ttl + max_stale``), so DynamoDB reaps
+  what nobody reads any more (TTL deletion is lazy, which is why freshness is checked on
+  ``fetched_at``, never on absence).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,8 +35,10 @@ from tradeengine.stores import aws
 if TYPE_CHECKING:
     from tradeengine.config import Settings
 
+log = logging.getLogger(__name__)
 TTL_ATTRIBUTE = "expires_at"
 INVALID_SYMBOL = -1121
+RETRY_STALE_S = 60.0  # after a failed refresh, stale rules serve this long before the next attempt
 _BATCH = 25  # BatchWriteItem's limit
 
 
@@ -46,17 +56,20 @@ class RulesCache:
         table: str,
         ttl_seconds: int = 3600,
         *,
+        max_stale_seconds: int = 86_400,
         ddb_client: Any = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._exchange = exchange
         self._table = table
         self._ttl = ttl_seconds
+        self._max_stale = max_stale_seconds
         self._ddb = ddb_client or aws.client("dynamodb")
         self._clock = clock
         self._memo: dict[str, tuple[SymbolRules, float]] = {}
         self._lock = threading.Lock()
         self.refreshes = 0  # exchangeInfo calls made by this cache (visible to tests and metrics)
+        self.stale_served = 0  # times stale rules were served because a refresh failed
 
     @classmethod
     def from_settings(cls, settings: Settings, exchange: Exchange, ddb_client: Any = None) -> RulesCache:
@@ -79,8 +92,23 @@ class RulesCache:
             item = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": self._key(symbol)}}).get("Item")
             if item is not None and float(item["fetched_at"]["N"]) + self._ttl > now:
                 return self._remember(symbol, json.loads(item["rules"]["S"]), float(item["fetched_at"]["N"]))
-            fetched = self.refresh([symbol])
+            try:
+                fetched = self.refresh([symbol])
+            except ExchangeError as exc:
+                if item is None or float(item["fetched_at"]["N"]) + self._ttl + self._max_stale <= now:
+                    raise
+                return self._serve_stale(symbol, item, exc, now)
             return fetched.get(symbol)
+
+    def _serve_stale(self, symbol: str, item: Mapping[str, Any], exc: ExchangeError, now: float) -> SymbolRules:
+        age = now - float(item["fetched_at"]["N"])
+        log.warning(
+            "exchangeInfo for %s unavailable (%s: %s): using rules %.0f s old", symbol, exc.code, exc.message, age
+        )
+        self.stale_served += 1
+        rules = parse_symbol(json.loads(item["rules"]["S"]))
+        self._memo[symbol] = (rules, now + RETRY_STALE_S)
+        return rules
 
     def refresh(self, symbols: Sequence[str] | None = None) -> dict[str, SymbolRules]:
         """Fetch exchangeInfo (for ``symbols``, or every symbol), store each entry, memoise the rules."""
@@ -110,7 +138,7 @@ class RulesCache:
             "symbol": {"S": symbol},
             "rules": {"S": dumps(entry)},
             "fetched_at": {"N": str(int(now))},
-            TTL_ATTRIBUTE: {"N": str(int(now) + self._ttl)},
+            TTL_ATTRIBUTE: {"N": str(int(now) + self._ttl + self._max_stale)},
         }
 
     def _write(self, entries: Iterable[Mapping[str, Any]], now: float) -> None:
