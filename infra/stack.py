@@ -172,9 +172,10 @@ class TradeEngineStack(Stack):
             env["BINANCE_BASE_URL"] = c.get("BinanceBaseUrl")
         if c.optional("BinanceSecretName"):
             env["BINANCE_SECRET_ID"] = c.get("BinanceSecretName")
-        # Secrets Manager dynamic references, resolved by CloudFormation at deploy (never in the template).
+        # The secret's NAME, read by the functions at cold start (never its value in the environment); the
+        # plain URL only on the laptop, and only without a secret name.
         if c.optional("MongoDbUrlSecretName"):
-            env["MONGODB_URL"] = _resolve(c.get("MongoDbUrlSecretName"))
+            env["MONGODB_URL_SECRET_ID"] = c.get("MongoDbUrlSecretName")
         elif c.optional("MongoDbUrl"):
             env["MONGODB_URL"] = c.get("MongoDbUrl")
         return env
@@ -218,20 +219,26 @@ class TradeEngineStack(Stack):
             log_group=log_group,
             environment={**self._common_environment(), "POWERTOOLS_SERVICE_NAME": service, **(extra_env or {})},
         )
-        if secret_name := self.config.optional("BinanceSecretName"):
-            secret = secretsmanager.Secret.from_secret_name_v2(self, f"{cid}BinanceSecret", secret_name)
-            secret.grant_read(fn)
+        for param, suffix in (("BinanceSecretName", "BinanceSecret"), ("MongoDbUrlSecretName", "MongoDbUrlSecret")):
+            self._grant_secret(fn, cid, param, suffix)
         return fn
+
+    def _grant_secret(self, fn: lambda_.Function, cid: str, param: str, suffix: str) -> None:
+        """GetSecretValue on the secret named by ``param`` (when set), for this function only."""
+        if secret_name := self.config.optional(param):
+            secret = secretsmanager.Secret.from_secret_name_v2(self, f"{cid}{suffix}", secret_name)
+            secret.grant_read(fn)
 
     def _functions(self) -> Functions:
         api_env: dict[str, str] = {}
-        if self.config.optional("JwtSecretName"):
-            api_env["JWT_SECRET_KEY"] = _resolve(self.config.get("JwtSecretName"))
+        if self.config.optional("JwtSecretName"):  # the NAME, read at cold start; the key itself only locally
+            api_env["JWT_SECRET_ID"] = self.config.get("JwtSecretName")
         elif self.config.optional("JwtSecretKey"):
             api_env["JWT_SECRET_KEY"] = self.config.get("JwtSecretKey")
         api = self._function(
             "ApiFunction", "api", "tradeengine-api", timeout=Duration.seconds(29), memory=1024, extra_env=api_env
         )
+        self._grant_secret(api, "ApiFunction", "JwtSecretName", "JwtSecret")
         for table in (self.signals_table, self.counters_table, self.control_table, self.paper_book_table):
             table.grant_read_write_data(api)
         self.signals_queue.grant_send_messages(api)
@@ -343,10 +350,6 @@ class _AccessLogs:
             '"status":"$context.status","latencyMs":"$context.responseLatency",'
             '"integrationError":"$context.integrationErrorMessage"}'
         )
-
-
-def _resolve(secret_name: str) -> str:
-    return "{{resolve:secretsmanager:" + secret_name + "}}"
 
 
 def _log_group(scope: Construct, cid: str, name: str, days: str) -> logs.LogGroup:

@@ -191,3 +191,23 @@ def test_same_event_sources(synth: tuple[str, dict[str, Any]]) -> None:
     (rule,) = _of_type(template, "AWS::Events::Rule").values()
     assert rule["Properties"]["ScheduleExpression"] == parameter_values(env)["MonitorSchedule"]
     assert rule["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0].startswith("MonitorFunction")
+
+
+def test_secrets_are_read_at_cold_start_never_put_in_the_environment(synth: tuple[str, dict[str, Any]]) -> None:
+    """Like template.yaml: only secret names in the functions' environment, a GetSecretValue grant on each."""
+    env, template = synth
+    params = parameter_values(env)
+    assert "{{resolve:" not in str(template)
+    policies = _of_type(template, "AWS::IAM::Policy")
+    for name, fn in _of_type(template, "AWS::Lambda::Function").items():
+        variables = fn["Properties"]["Environment"]["Variables"]
+        wanted = {"BINANCE_SECRET_ID": "BinanceSecretName", "MONGODB_URL_SECRET_ID": "MongoDbUrlSecretName"}
+        if name == "ApiFunction":
+            wanted["JWT_SECRET_ID"] = "JwtSecretName"
+        named = {var: params[param] for var, param in wanted.items() if params[param]}
+        assert {k: v for k, v in variables.items() if k.endswith("_SECRET_ID")} == named, name
+        assert "JWT_SECRET_KEY" not in variables or not params["JwtSecretName"], name
+        assert "MONGODB_URL" not in variables or not params["MongoDbUrlSecretName"], name
+        policy = str([p for k, p in policies.items() if k.startswith(f"{name}Role")])
+        for secret in named.values():
+            assert f":secret:{secret}-??????" in policy, (name, secret)

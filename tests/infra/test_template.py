@@ -27,6 +27,7 @@ T = load_template()
 RESOURCES: dict[str, Any] = T["Resources"]
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 GLOBAL_ENV: dict[str, Any] = T["Globals"]["Function"]["Environment"]["Variables"]
+NO_VALUE = {"Ref": "AWS::NoValue"}
 
 
 def _props(logical_id: str) -> dict[str, Any]:
@@ -240,26 +241,50 @@ def test_table_matches_its_store(logical_id: str) -> None:
 
 
 # --- least privilege --------------------------------------------------------------------------------------
+SECRET_PARAMETERS = {  # the parameter naming a secret -> the condition that grants it, the target's name here
+    "BinanceSecretName": ("HasBinanceSecret", "BinanceSecret"),
+    "JwtSecretName": ("HasJwtSecretName", "JwtSecret"),
+    "MongoDbUrlSecretName": ("HasMongoDbUrlSecretName", "MongoDbUrlSecret"),
+}
+
+
+def _secret_target(condition: str | None, secret_arn: dict[str, Any]) -> str:
+    """Which secret a GetSecretValue policy names: the one parameter in its ARN, granted under its condition."""
+    (param,) = [p for p in SECRET_PARAMETERS if "${" + p + "}" in secret_arn["Fn::Sub"]]
+    expected_condition, target = SECRET_PARAMETERS[param]
+    assert secret_arn["Fn::Sub"].endswith(":secret:${" + param + "}-??????"), secret_arn
+    assert condition == expected_condition, (condition, param)  # no grant on an empty name
+    return target
+
+
 def _policy_targets(fn: str) -> set[tuple[str, str]]:
     out: set[tuple[str, str]] = set()
     for policy in FUNCTIONS[fn]["Properties"]["Policies"]:
+        condition = None
         if "Fn::If" in policy:
-            policy = policy["Fn::If"][1]
+            condition, policy = policy["Fn::If"][0], policy["Fn::If"][1]
         for kind, args in policy.items():
             if kind == "Statement":  # an inline statement: (Statement, the resource it names)
                 out.update((kind, st["Resource"]["Fn::GetAtt"][0]) for st in args)
                 continue
-            ref = args.get("TableName") or args.get("QueueName") or args.get("SecretArn")
-            target = ref.get("Ref") or (ref.get("Fn::GetAtt") or [None])[0] or "BinanceSecret"
-            out.add((kind, target))
+            if "SecretArn" in args:
+                out.add((kind, _secret_target(condition, args["SecretArn"])))
+                continue
+            ref = args.get("TableName") or args.get("QueueName")
+            out.add((kind, ref.get("Ref") or ref["Fn::GetAtt"][0]))
     return out
 
 
 def test_each_function_reaches_only_what_it_uses() -> None:
     crud, read, send = "DynamoDBCrudPolicy", "DynamoDBReadPolicy", "SQSSendMessagePolicy"
-    secret = ("AWSSecretsManagerGetSecretValuePolicy", "BinanceSecret")
-    common = {(crud, "SignalsTable"), (crud, "CountersTable"), (crud, "PaperBookTable"), secret}
-    assert _policy_targets("ApiFunction") == common | {(crud, "ControlTable"), (send, "SignalsQueue")}
+    get_secret = "AWSSecretsManagerGetSecretValuePolicy"
+    secrets = {(get_secret, "BinanceSecret"), (get_secret, "MongoDbUrlSecret")}  # the JWT key: the API only
+    common = {(crud, "SignalsTable"), (crud, "CountersTable"), (crud, "PaperBookTable")} | secrets
+    assert _policy_targets("ApiFunction") == common | {
+        (crud, "ControlTable"),
+        (send, "SignalsQueue"),
+        (get_secret, "JwtSecret"),
+    }
     assert _policy_targets("SizingFunction") == common | {
         (read, "ControlTable"),
         (crud, "RulesTable"),
@@ -279,11 +304,32 @@ def test_each_function_reaches_only_what_it_uses() -> None:
 
 
 def test_secrets_are_references_never_values() -> None:
+    """Only secret NAMES reach the Lambda environment (read at cold start): no value resolved at deploy, which
+    anyone allowed lambda:GetFunctionConfiguration could read."""
     for name in ("JwtSecretKey", "MongoDbUrl"):
         assert T["Parameters"][name]["NoEcho"] is True and T["Parameters"][name]["Default"] == ""
     text = TEMPLATE.read_text()
-    assert "{{resolve:secretsmanager:${JwtSecretName}}}" in text
-    assert "{{resolve:secretsmanager:${MongoDbUrlSecretName}}}" in text
+    assert "{{resolve:secretsmanager" not in text and "{{resolve:ssm-secure" not in text
+    api_env = FUNCTIONS["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert api_env["JWT_SECRET_ID"] == {"Fn::If": ["HasJwtSecretName", {"Ref": "JwtSecretName"}, NO_VALUE]}
+    assert GLOBAL_ENV["MONGODB_URL_SECRET_ID"] == {
+        "Fn::If": ["HasMongoDbUrlSecretName", {"Ref": "MongoDbUrlSecretName"}, NO_VALUE]
+    }
+    assert GLOBAL_ENV["BINANCE_SECRET_ID"] == {"Fn::If": ["HasBinanceSecret", {"Ref": "BinanceSecretName"}, NO_VALUE]}
+    assert "JWT_SECRET_ID" not in GLOBAL_ENV and "JWT_SECRET_KEY" not in GLOBAL_ENV, "the JWT key is the API's"
+    for name, fn in FUNCTIONS.items():
+        if name != "ApiFunction":
+            assert "JWT_SECRET_ID" not in fn["Properties"]["Environment"]["Variables"], name
+    # the plain values: only from their NoEcho parameters, and never next to a secret name
+    assert api_env["JWT_SECRET_KEY"] == {
+        "Fn::If": ["HasJwtSecretName", NO_VALUE, {"Fn::If": ["HasJwtSecretKey", {"Ref": "JwtSecretKey"}, NO_VALUE]}]
+    }
+    assert GLOBAL_ENV["MONGODB_URL"] == {
+        "Fn::If": ["HasMongoDbUrlSecretName", NO_VALUE, {"Fn::If": ["HasMongoDbUrl", {"Ref": "MongoDbUrl"}, NO_VALUE]}]
+    }
+    for name in ("JwtSecretName", "MongoDbUrlSecretName"):
+        description = " ".join(T["Parameters"][name]["Description"].split())
+        assert "at cold start" in description and "deploy" not in description, name
     samconfig = (ROOT / "samconfig.toml").read_text()
     assert "JwtSecretKey=" not in samconfig and "MongoDbUrl=" not in samconfig
 
@@ -300,9 +346,27 @@ def test_outputs_and_samconfig_environments() -> None:
     assert parameter_values("local")["SimulationEnabled"] == "true"
 
 
+def _has_value(condition: str, values: dict[str, str]) -> bool:
+    """A ``Has<Parameter>`` condition (``!Not [!Equals [!Ref P, ""]]``) for given parameter values."""
+    (equals,) = T["Conditions"][condition]["Fn::Not"]
+    ref, empty = equals["Fn::Equals"]
+    assert empty == ""
+    return values[ref["Ref"]] != ""
+
+
 def test_local_environment_needs_no_alarms_or_secrets() -> None:
-    """Environment=local (MiniStack) creates no alarm and resolves no Secrets Manager reference."""
+    """Environment=local (MiniStack) creates no alarm, names no Secrets Manager secret and grants none."""
     alarms = [k for k, v in RESOURCES.items() if v["Type"] == "AWS::CloudWatch::Alarm"]
     assert len(alarms) == 6 and all(RESOURCES[a].get("Condition") == "CreateAlarms" for a in alarms)
     values = parameter_values("local")
     assert not values["JwtSecretName"] and not values["MongoDbUrlSecretName"] and not values["BinanceSecretName"]
+    for param, (condition, _target) in SECRET_PARAMETERS.items():
+        assert not _has_value(condition, values), param
+    for name, fn in FUNCTIONS.items():
+        env = GLOBAL_ENV | fn["Properties"]["Environment"]["Variables"]
+        for var in ("JWT_SECRET_ID", "MONGODB_URL_SECRET_ID", "BINANCE_SECRET_ID"):
+            if var in env:  # set only under its Has<Name> condition, false on the laptop
+                condition, _when_set, when_empty = env[var]["Fn::If"]
+                assert not _has_value(condition, values) and when_empty == NO_VALUE, (name, var)
+        granted = [p["Fn::If"][0] for p in fn["Properties"]["Policies"] if "Fn::If" in p]
+        assert granted and not any(_has_value(c, values) for c in granted), name

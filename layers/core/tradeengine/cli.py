@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
         "token",
         help="mint a bearer token for the HTTP API, signed with JWT_SECRET_KEY (local use)",
         description="Prints an HS256 JWT for 'Authorization: Bearer ...'. Scopes: signals:write, orders:read, "
-        "orders:write, account:read, admin (admin implies all). Needs JWT_SECRET_KEY in the environment.",
+        "orders:write, account:read, admin (admin implies all). Needs JWT_SECRET_KEY in the environment, or "
+        "JWT_SECRET_ID: the Secrets Manager secret that holds it.",
     )
     token.add_argument("--scope", action="append", required=True, metavar="SCOPE", help="repeatable")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600, at most 7 days)")
@@ -193,10 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_token(args: argparse.Namespace) -> int:
     from tradeengine.api.tokens import mint  # lazy: PyJWT is a runtime extra, not needed by `size`
     from tradeengine.config import get_settings
+    from tradeengine.stores.secrets import SecretUnavailable, resolve_settings
 
-    secret = get_settings().jwt_secret_key
+    try:
+        only_jwt = get_settings().model_copy(update={"mongodb_url_secret_id": None})  # no need for the audit URL
+        secret = resolve_settings(only_jwt).jwt_secret_key  # JWT_SECRET_KEY, else the secret JWT_SECRET_ID
+    except SecretUnavailable as exc:  # names the secret id and the AWS error code, never a value
+        raise UsageError(str(exc)) from None
     if secret is None or not secret.get_secret_value():
-        raise UsageError("JWT_SECRET_KEY is not set; the API would not accept any token")
+        raise UsageError("JWT_SECRET_KEY is not set (nor JWT_SECRET_ID); the API would not accept any token")
     try:
         print(mint(secret.get_secret_value(), args.subject, args.scope, args.ttl))
     except ValueError as exc:

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     jwt_secret_key: SecretStr | None = None
+    # Secrets Manager names/ARNs read at cold start (stores.secrets.resolve_settings) when the plain value
+    # above is unset: on AWS only the name sits in the Lambda environment, never the value.
+    jwt_secret_id: str | None = None  # SecretString = the HS256 key (plain text)
+    mongodb_url_secret_id: str | None = None  # SecretString = the MongoDB URL (plain text)
 
     # Risk and sizing
     min_confidence: Decimal = Field(default=Decimal("0.6"), ge=0, le=1)

@@ -111,9 +111,12 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
     from tradeengine.stores.counters import BufferedCounters, DynamoDBCounters
     from tradeengine.stores.queues import plan_queue, signal_queue
     from tradeengine.stores.rules_cache import RulesCache
+    from tradeengine.stores.secrets import resolve_settings
     from tradeengine.stores.signal_state import DynamoDBSignalStateStore
 
-    settings = settings or get_settings()
+    # JWT_SECRET_ID / MONGODB_URL_SECRET_ID -> the values, read now (cold start) and before configure(), so
+    # the log redactor knows them; the Lambda environment holds only the secrets' names.
+    settings = resolve_settings(settings or get_settings())
     observability.configure(settings)
     shared = DynamoDBCounters.from_settings(settings)
     counters = observability.EmittingCounters(BufferedCounters(shared) if batch_counters else shared)
