@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     commission_in_base_on_buy: bool = True
     trading_state: TradingState = TradingState.ACTIVE
     exchange_info_ttl_seconds: int = Field(default=3600, gt=0)
+    # How much older than the TTL cached rules may be and still serve while exchangeInfo fails (0: never).
+    exchange_info_max_stale_seconds: int = Field(default=86_400, ge=0)
 
     @field_validator("symbol_allowlist", mode="before")
     @classmethod

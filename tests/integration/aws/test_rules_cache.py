@@ -187,3 +187,21 @@ def test_rules_past_the_grace_or_never_fetched_are_not_served(ddb: Any, rules_ta
     clock.now -= 86_400  # an hour and a second old: stale, and no grace at all
     with pytest.raises(ExchangeError):
         strict.get("BTCUSDT")
+
+
+def test_the_grace_comes_from_the_settings(ddb: Any, rules_table: str) -> None:
+    from tradeengine.config import Settings
+
+    source, clock = StrugglingInfoSource(), Clock()
+
+    def cache(**settings: int) -> RulesCache:
+        made = RulesCache.from_settings(Settings(rules_table=rules_table, **settings), source, ddb_client=ddb)  # type: ignore[arg-type]
+        made._clock = clock
+        return made
+
+    cache().get("BTCUSDT")
+    source.down = True
+    clock.now += 3601  # stale by a second
+    assert cache().get("BTCUSDT") is not None  # the default grace (a day) serves it
+    with pytest.raises(ExchangeError):
+        cache(exchange_info_max_stale_seconds=0).get("BTCUSDT")  # no grace: refused

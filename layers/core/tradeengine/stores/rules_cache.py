@@ -73,7 +73,13 @@ class RulesCache:
 
     @classmethod
     def from_settings(cls, settings: Settings, exchange: Exchange, ddb_client: Any = None) -> RulesCache:
-        return cls(exchange, settings.rules_table, settings.exchange_info_ttl_seconds, ddb_client=ddb_client)
+        return cls(
+            exchange,
+            settings.rules_table,
+            settings.exchange_info_ttl_seconds,
+            max_stale_seconds=settings.exchange_info_max_stale_seconds,
+            ddb_client=ddb_client,
+        )
 
     def _key(self, symbol: str) -> str:
         return f"{self._exchange.name}#{symbol}"
