@@ -194,13 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_token(args: argparse.Namespace) -> int:
     from tradeengine.api.tokens import mint  # lazy: PyJWT is a runtime extra, not needed by `size`
     from tradeengine.config import get_settings
-    from tradeengine.stores.secrets import SecretUnavailable, resolve_settings
+    from tradeengine.stores.secrets import SecretUnavailable, load_secret_text
 
-    try:
-        only_jwt = get_settings().model_copy(update={"mongodb_url_secret_id": None})  # no need for the audit URL
-        secret = resolve_settings(only_jwt).jwt_secret_key  # JWT_SECRET_KEY, else the secret JWT_SECRET_ID
-    except SecretUnavailable as exc:  # names the secret id and the AWS error code, never a value
-        raise UsageError(str(exc)) from None
+    settings = get_settings()
+    secret = settings.jwt_secret_key  # JWT_SECRET_KEY, else the secret JWT_SECRET_ID (never the audit URL's)
+    if (secret is None or not secret.get_secret_value()) and settings.jwt_secret_id:
+        try:
+            secret = load_secret_text(settings.jwt_secret_id)
+        except SecretUnavailable as exc:  # names the secret id and the AWS error code, never a value
+            raise UsageError(str(exc)) from None
     if secret is None or not secret.get_secret_value():
         raise UsageError("JWT_SECRET_KEY is not set (nor JWT_SECRET_ID); the API would not accept any token")
     try:
