@@ -28,6 +28,7 @@ GOAL_OVER_DEPS_PCT = 30.0
 DEPS = {
     "api": [
         "fastapi",
+        "pydantic.v1",  # FastAPI imports it on the first route it builds, any route (its v1-model check)
         "mangum",
         "jwt",
         "aws_lambda_powertools.logging",  # the JSON logger and EMF metrics every function writes with
