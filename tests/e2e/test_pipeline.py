@@ -148,24 +148,14 @@ def test_the_same_signal_sent_five_times_and_redelivered_places_exactly_one_orde
     assert after - before == 1
 
 
-def _set_price(exchange: str, symbol: str, price: str) -> None:
-    import urllib.request
-
-    request = urllib.request.Request(
-        f"{exchange}/admin/price",
-        data=json.dumps({"symbol": symbol, "price": price}).encode(),
-        headers={"content-type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(request, timeout=5).close()
-
-
 def test_the_deployed_monitor_follows_exits_until_the_take_profit_closes_the_position(
     local_stack: Endpoints, api: Api, examples: list[Result]
 ) -> None:
     """A market buy with SL/TP fills, its exits work at the exchange, the price passes the target, and the
     monitor Lambda deployed in MiniStack (invoked as its schedule would) records which leg closed it."""
     from tradeengine.stores import aws
+
+    from tests.integration.local_exchange.conftest import admin
 
     sid = f"e2e-exits-{uuid.uuid4().hex[:10]}"
     body = {**demo.signal_body(EXAMPLES[0], sid), "symbol": "ETHUSDT", "price": 3000.0, "quantity": 0.01}
@@ -184,7 +174,7 @@ def test_the_deployed_monitor_follows_exits_until_the_take_profit_closes_the_pos
     lam = aws.client("lambda", endpoint_url=local_stack.aws, region="us-east-1")
     monitor = local_stack.functions["MonitorFunction"]
     event = json.dumps({"source": "aws.events", "detail-type": "Scheduled Event"}).encode()
-    _set_price(local_stack.exchange, "ETHUSDT", "3150")  # 5 % up: past the 3 % target
+    admin(local_stack.exchange, "price", {"symbol": "ETHUSDT", "price": "3150"})  # 5 % up: past the 3 % target
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -195,7 +185,7 @@ def test_the_deployed_monitor_follows_exits_until_the_take_profit_closes_the_pos
                 break
             time.sleep(0.5)
     finally:
-        _set_price(local_stack.exchange, "ETHUSDT", "3000")
+        admin(local_stack.exchange, "price", {"symbol": "ETHUSDT", "price": "3000"})
     assert record is not None and record["exits_working"] is False, record
     assert record["state"] == "FILLED" and record["execution"]["exit_result"]["closed_by"] == "take_profit"
     assert record["history"][-1]["stage"] == "monitor"

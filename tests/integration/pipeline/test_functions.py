@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from pymongo import MongoClient
 
+from tests.integration.local_exchange.conftest import admin
 from tests.integration.pipeline.conftest import ROOT, FakeContext, load_function, sqs_event
 
 pytestmark = pytest.mark.integration
@@ -150,22 +151,6 @@ def test_limit_order_rests_and_the_monitor_follows_it(stack, functions, exchange
         assert report["checked"] >= 1
 
 
-def _admin_price(exchange_url: str, symbol: str, price: str | None = None) -> str:
-    """Read (or set, through the local exchange's admin API) the market price the paper exchange follows."""
-    import urllib.request
-
-    if price is not None:
-        request = urllib.request.Request(
-            f"{exchange_url}/admin/price",
-            data=json.dumps({"symbol": symbol, "price": price}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        urllib.request.urlopen(request, timeout=5).close()
-    with urllib.request.urlopen(f"{exchange_url}/api/v3/ticker/price?symbol={symbol}", timeout=5) as reply:
-        return str(json.loads(reply.read())["price"])
-
-
 def test_exits_after_a_fill_are_followed_until_the_take_profit_closes_the_position(stack, functions, exchange_url):
     from decimal import Decimal
 
@@ -174,7 +159,7 @@ def test_exits_after_a_fill_are_followed_until_the_take_profit_closes_the_positi
     from contracts.money import plain
 
     fns, token = functions
-    start = _admin_price(exchange_url, "ETHUSDT")
+    start = admin(exchange_url, "state")["prices"]["ETHUSDT"]
     try:
         body = signal(
             signal_id="it-exits-1",
@@ -192,7 +177,7 @@ def test_exits_after_a_fill_are_followed_until_the_take_profit_closes_the_positi
         assert filled.watching_exits  # FILLED, and in the sparse index's EXITING group for the monitor
 
         assert "it-exits-1" not in fns["monitor"].handler({"source": "aws.events"}, FakeContext())["changed"]
-        _admin_price(exchange_url, "ETHUSDT", plain(Decimal(start) * Decimal("1.05")))  # past the 3 % target
+        admin(exchange_url, "price", {"symbol": "ETHUSDT", "price": plain(Decimal(start) * Decimal("1.05"))})
         changed: dict = {}
         for _ in range(3):  # the walk may need a run to come round to it
             changed.update(fns["monitor"].handler({"source": "aws.events"}, FakeContext())["changed"])
@@ -203,4 +188,4 @@ def test_exits_after_a_fill_are_followed_until_the_take_profit_closes_the_positi
         audit = deps.audit.events("it-exits-1")
         assert [e.seq for e in audit] == list(range(1, len(closed.history) + 1))  # the exit is in the audit too
     finally:
-        _admin_price(exchange_url, "ETHUSDT", start)
+        admin(exchange_url, "price", {"symbol": "ETHUSDT", "price": start})
