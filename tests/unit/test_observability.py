@@ -151,16 +151,6 @@ def test_a_failing_counter_store_does_not_fail_the_caller(
     assert obs.TRADES in capsys.readouterr().out  # CloudWatch still got the fact
 
 
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    handler = obs.logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    buffer = io.StringIO()
-    previous = handler.setStream(buffer)
-    yield buffer
-    handler.setStream(previous)
-
-
 def test_secret_settings_never_reach_the_logs(log_output: io.StringIO) -> None:
     jwt, api_secret, mongo_password = 'jwt-"quoted"-s3cret', "binance-secret-0123456789", "m0ngo-pa55"
     mongo_url = f"mongodb://auditor:{mongo_password}@db.example:27017/petrosa"

@@ -78,16 +78,6 @@ def restore_observability() -> Iterator[None]:
     obs.logger.setLevel(level)
 
 
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    handler = obs.logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    buffer = io.StringIO()
-    previous = handler.setStream(buffer)
-    yield buffer
-    handler.setStream(previous)
-
-
 # --- resolve_settings -------------------------------------------------------------------------------------
 def test_secret_ids_fill_the_unset_values(sm: FakeSecretsManager) -> None:
     settings = Settings(jwt_secret_id=JWT_NAME, mongodb_url_secret_id=MONGO_NAME)
