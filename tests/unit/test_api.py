@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -212,10 +213,15 @@ def test_an_order_can_be_read_by_id_or_client_id_and_canceled_once() -> None:
 
 def test_an_admin_halts_trading_with_a_reason_and_readers_see_it() -> None:
     c, deps = client()
-    changed = c.put("/trading/state", json={"state": "HALTED", "reason": "exchange incident"}, headers=bearer("admin"))
-    assert changed.json() == {"state": "HALTED"}
+    never_set = c.get("/trading/state", headers=READ).json()
+    assert never_set == {"state": "ACTIVE", "reason": None, "set_by": None, "set_at": None}  # the default
+    admin = bearer("admin", subject="oncall")
+    changed = c.put("/trading/state", json={"state": "HALTED", "reason": "exchange incident"}, headers=admin)
     assert deps.trading_state.get() is TradingState.HALTED
-    assert c.get("/trading/state", headers=READ).json() == {"state": "HALTED"}
+    seen = c.get("/trading/state", headers=READ).json()
+    assert seen == changed.json()
+    assert (seen["state"], seen["reason"], seen["set_by"]) == ("HALTED", "exchange incident", "oncall")
+    assert abs(datetime.fromisoformat(seen["set_at"]) - datetime.now(UTC)) < timedelta(minutes=1)
     snapshot = deps.counters.snapshot()
     assert snapshot[("tradeengine_trading_state_changes_total", (("state", "HALTED"),))] == 1
 

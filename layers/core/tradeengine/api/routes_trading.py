@@ -13,6 +13,7 @@ from tradeengine.api.context import get_deps
 from tradeengine.api.schemas import ERROR_RESPONSES, TradingStateChange, TradingStateView
 from tradeengine.api.tokens import Principal, Scope
 from tradeengine.pipeline.deps import Deps
+from tradeengine.pipeline.ports import TradingStateInfo
 
 router = APIRouter(tags=["trading"])
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def get_trading_state(
     who: Annotated[Principal, Depends(require(Scope.ORDERS_READ))],
     deps: Annotated[Deps, Depends(get_deps)],
 ) -> TradingStateView:
-    return TradingStateView(state=deps.trading_state.get())
+    return _view(deps.trading_state.describe())
 
 
 @router.put(
@@ -42,4 +43,10 @@ async def put_trading_state(
     await run_in_threadpool(deps.trading_state.set, change.state, who.subject, change.reason)
     deps.counters.incr(STATE_CHANGES, {"state": change.state.value})
     log.warning("trading state set to %s by %s: %s", change.state.value, who.subject, change.reason)
-    return TradingStateView(state=change.state)
+    return _view(await run_in_threadpool(deps.trading_state.describe))
+
+
+def _view(info: TradingStateInfo) -> TradingStateView:
+    if info.set_at is None:  # never set: the configured default, nobody to name
+        return TradingStateView(state=info.state)
+    return TradingStateView(state=info.state, reason=info.reason, set_by=info.set_by, set_at=info.set_at)

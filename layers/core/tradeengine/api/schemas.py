@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,6 +46,9 @@ class SeedResult(BaseModel):
 
 class TradingStateView(BaseModel):
     state: TradingState
+    reason: str | None = Field(default=None, description="why it was set; null: never set, the default applies")
+    set_by: str | None = Field(default=None, description="the token's subject that set it")
+    set_at: datetime | None = Field(default=None, description="when it was set (UTC)")
 
 
 class TradingStateChange(BaseModel):

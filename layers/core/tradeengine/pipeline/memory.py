@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.status import AuditEvent, SignalState
-from tradeengine.pipeline.ports import OpenPosition, SignalRecord, Transition, walk_group
+from tradeengine.pipeline.ports import OpenPosition, SignalRecord, TradingStateInfo, Transition, walk_group
 from tradeengine.risk import TradingState
 
 
@@ -178,13 +178,16 @@ class MemoryCounters:
 
 class MemoryTradingState:
     def __init__(self, state: TradingState = TradingState.ACTIVE) -> None:
-        self.state = state
+        self.info = TradingStateInfo(state)
 
     def get(self) -> TradingState:
-        return self.state
+        return self.info.state
+
+    def describe(self) -> TradingStateInfo:
+        return self.info
 
     def set(self, state: TradingState, by: str = "", reason: str = "") -> None:
-        self.state = state
+        self.info = TradingStateInfo(TradingState(state), by, reason, datetime.now(UTC))
 
 
 class StaticRules:

@@ -200,9 +200,21 @@ class Cursors(Protocol):
     def set(self, name: str, value: str | None) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class TradingStateInfo:
+    """The trading state with who set it, why and when (GET /trading/state answers all four)."""
+
+    state: TradingState
+    set_by: str = ""
+    reason: str = ""
+    set_at: datetime | None = None  # None: never set, the configured default applies
+
+
 class TradingStateStore(Protocol):
     """ACTIVE / REDUCING / HALTED, set by an operator (PUT /trading/state), read by sizing."""
 
     def get(self) -> TradingState: ...
+
+    def describe(self) -> TradingStateInfo: ...
 
     def set(self, state: TradingState, by: str = "", reason: str = "") -> None: ...

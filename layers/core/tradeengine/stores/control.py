@@ -13,10 +13,10 @@ monitor keeps its place there (``cursor#monitor``), so each scheduled run goes o
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from tradeengine.pipeline.ports import TradingStateInfo
 from tradeengine.risk import TradingState
 from tradeengine.stores import aws
 
@@ -29,14 +29,6 @@ _KEY = {"pk": {"S": "trading_state"}}
 def create_table(ddb: Any, name: str) -> None:
     """The table this store expects (for the local stack and tests; template.yaml declares the same)."""
     aws.create_table(ddb, name)
-
-
-@dataclass(frozen=True, slots=True)
-class TradingStateInfo:
-    state: TradingState
-    set_by: str = ""
-    reason: str = ""
-    set_at: datetime | None = None  # None: never set, the configured default applies
 
 
 class DynamoDBTradingState:
