@@ -1,6 +1,7 @@
-# The same commands for people and CI. Every target installs what it needs first.
+# The same commands for people and CI. Every target installs what it needs first: uv itself (mk/uv
+# installs it into .uv-bootstrap/ when the machine has none), then the locked environment (uv sync --frozen).
 SHELL := /bin/bash
-UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+UV ?= $(CURDIR)/mk/uv
 PYTEST_ARGS ?=
 
 .PHONY: install test unit lint bench run help

