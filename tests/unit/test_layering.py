@@ -1,0 +1,65 @@
+"""The layering rule of docs/DESIGN.md, read from each module's imports (module level and lazy ones alike):
+contracts and the pure decision modules do no I/O, the pipeline's use-cases reach adapters only through
+ports, and the library never imports the entry points."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CORE = ROOT / "layers" / "core" / "tradeengine"
+IO_LIBRARIES = ("boto3", "botocore", "pymongo", "bson", "binance", "requests", "fastapi", "starlette", "mangum")
+PURE = ("rules", "sizing", "sizing_base", "brackets", "risk", "engine", "decimals", "exchange_info")
+WIRING = {"deps.py", "memory.py", "idempotency.py", "__init__.py"}
+ADAPTERS = ("tradeengine.stores", "tradeengine.api")
+
+
+def imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def breaches(path: Path, forbidden: tuple[str, ...]) -> list[str]:
+    return sorted(n for n in imports(path) if any(n == f or n.startswith(f + ".") for f in forbidden))
+
+
+def test_the_rule_sees_an_import_it_forbids(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import json\n\ndef f():\n    from boto3.session import Session\n    import pymongo\n")
+    assert breaches(sample, IO_LIBRARIES) == ["boto3.session", "pymongo"]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "contracts").glob("*.py")), ids=lambda p: p.name)
+def test_contracts_import_only_the_standard_library_and_pydantic(path: Path) -> None:
+    assert breaches(path, (*IO_LIBRARIES, "tradeengine", "functions", "local")) == []
+
+
+@pytest.mark.parametrize("name", PURE)
+def test_the_decision_modules_are_pure(name: str) -> None:
+    forbidden = (*IO_LIBRARIES, "tradeengine.pipeline", "tradeengine.stores", "tradeengine.exchange", *ADAPTERS)
+    assert breaches(CORE / f"{name}.py", forbidden) == []
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in (CORE / "pipeline").glob("*.py") if p.name not in WIRING), ids=lambda p: p.name
+)
+def test_the_use_cases_reach_adapters_only_through_ports(path: Path) -> None:
+    adapters = ("tradeengine.exchange.binance", "tradeengine.exchange.paper", "tradeengine.exchange.market_data")
+    assert breaches(path, (*IO_LIBRARIES, *ADAPTERS, *adapters)) == []
+
+
+@pytest.mark.parametrize(
+    "path", sorted([*CORE.rglob("*.py"), *(ROOT / "contracts").glob("*.py")]), ids=lambda p: p.name
+)
+def test_the_library_never_imports_the_entry_points(path: Path) -> None:
+    # The `tradeengine local-exchange` command starts the laptop's exchange, lazily: its one way into local/.
+    allowed = ["local.exchange"] if path == CORE / "cli.py" else []
+    assert breaches(path, ("functions", "local", "tests")) == allowed
