@@ -136,6 +136,15 @@ class Brackets(BaseModel):
         return out
 
 
+class WorkingOrder(BaseModel):
+    """An order of another signal that a close cancels before it sells (its exits lock the balance)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    signal_id: str
+    client_order_id: str
+
+
 class OrderPlan(BaseModel):
     """An accepted signal: the entry order, its brackets, and the figures behind the sizing."""
 
@@ -149,6 +158,8 @@ class OrderPlan(BaseModel):
     min_quantity: Money
     sizing: str  # how the quantity was chosen: explicit, dynamic_minimum, raised_to_minimum, ...
     notes: tuple[str, ...] = ()
+    # A close: the strategy's working orders on the symbol, canceled before the sell (exits, open entries).
+    cancel_first: tuple[WorkingOrder, ...] = ()
 
 
 class Hold(BaseModel):

@@ -125,6 +125,7 @@ class TradeEngineStack(Stack):
         self.paper_book_table = self._table("PaperBookTable", "pk", keep=True)
         self.counters_table = self._table("CountersTable", "pk", sk="sk", keep=True)
         self.control_table = self._table("ControlTable", "pk", keep=True)
+        self.book_table = self._table("BookTable", "pk", sk="sk", keep=True)
 
     # --- SQS FIFO: group = symbol, dedup = signal id; DLQ after 5 receives, kept 14 days -------------------
     def _fifo(self, cid: str, name: str, dlq: sqs.IQueue | None) -> sqs.Queue:
@@ -165,6 +166,7 @@ class TradeEngineStack(Stack):
             "CONTROL_TABLE": self.control_table.table_name,
             "RULES_TABLE": self.rules_table.table_name,
             "PAPER_BOOK_TABLE": self.paper_book_table.table_name,
+            "BOOK_TABLE": self.book_table.table_name,
             "SIGNALS_QUEUE_URL": self.signals_queue.queue_url,
             "ORDERS_QUEUE_URL": self.orders_queue.queue_url,
         }
@@ -241,6 +243,7 @@ class TradeEngineStack(Stack):
         self._grant_secret(api, "ApiFunction", "JwtSecretName", "JwtSecret")
         for table in (self.signals_table, self.counters_table, self.control_table, self.paper_book_table):
             table.grant_read_write_data(api)
+        self.book_table.grant_read_data(api)
         self.signals_queue.grant_send_messages(api)
 
         sizing = self._function(
@@ -249,6 +252,7 @@ class TradeEngineStack(Stack):
         for table in (self.signals_table, self.counters_table, self.rules_table, self.paper_book_table):
             table.grant_read_write_data(sizing)
         self.control_table.grant_read_data(sizing)
+        self.book_table.grant_read_data(sizing)
         self.orders_queue.grant_send_messages(sizing)
         self.signals_dlq.grant_send_messages(sizing)
         sizing.add_event_source(
@@ -270,6 +274,7 @@ class TradeEngineStack(Stack):
             self.rules_table,
             self.paper_book_table,
             self.idempotency_table,
+            self.book_table,
         ):
             table.grant_read_write_data(execution)
         self.orders_dlq.grant_send_messages(execution)
@@ -278,7 +283,7 @@ class TradeEngineStack(Stack):
         )
 
         monitor = self._function("MonitorFunction", "monitor", "tradeengine-monitor", timeout=Duration.seconds(60))
-        for table in (self.signals_table, self.counters_table, self.paper_book_table):
+        for table in (self.signals_table, self.counters_table, self.paper_book_table, self.book_table):
             table.grant_read_write_data(monitor)
         monitor.add_to_role_policy(  # its place in the walk over open orders, never the trading switch
             iam.PolicyStatement(

@@ -215,9 +215,10 @@ class _RecordingDynamoDB:
 
 def _store_tables() -> dict[str, Any]:
     from tradeengine.pipeline import idempotency
-    from tradeengine.stores import control, counters, paper_book_dynamodb, rules_cache, signal_state
+    from tradeengine.stores import book, control, counters, paper_book_dynamodb, rules_cache, signal_state
 
     return {
+        "BookTable": book,
         "SignalsTable": signal_state,
         "CountersTable": counters,
         "ControlTable": control,
@@ -282,11 +283,13 @@ def test_each_function_reaches_only_what_it_uses() -> None:
     common = {(crud, "SignalsTable"), (crud, "CountersTable"), (crud, "PaperBookTable")} | secrets
     assert _policy_targets("ApiFunction") == common | {
         (crud, "ControlTable"),
+        (read, "BookTable"),
         (send, "SignalsQueue"),
         (get_secret, "JwtSecret"),
     }
     assert _policy_targets("SizingFunction") == common | {
         (read, "ControlTable"),
+        (read, "BookTable"),
         (crud, "RulesTable"),
         (send, "OrdersQueue"),
         (send, "SignalsDeadLetterQueue"),
@@ -294,9 +297,10 @@ def test_each_function_reaches_only_what_it_uses() -> None:
     assert _policy_targets("ExecutionFunction") == common | {
         (crud, "RulesTable"),
         (crud, "IdempotencyTable"),
+        (crud, "BookTable"),
         (send, "OrdersDeadLetterQueue"),
     }
-    assert _policy_targets("MonitorFunction") == common | {("Statement", "ControlTable")}
+    assert _policy_targets("MonitorFunction") == common | {("Statement", "ControlTable"), (crud, "BookTable")}
     (cursor_only,) = [p for p in FUNCTIONS["MonitorFunction"]["Properties"]["Policies"] if "Statement" in p]
     (statement,) = cursor_only["Statement"]
     assert sorted(statement["Action"]) == ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]

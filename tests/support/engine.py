@@ -27,7 +27,7 @@ class Provisioned:
 def provision(aws_url: str, *, visibility_timeout: int, prefix: str = "t") -> Provisioned:
     """Every table and queue of template.yaml, created fresh (unique names) by the stores' own helpers."""
     from tradeengine.pipeline.idempotency import create_table as create_idempotency
-    from tradeengine.stores import aws, control, counters, paper_book_dynamodb, rules_cache, signal_state
+    from tradeengine.stores import aws, book, control, counters, paper_book_dynamodb, rules_cache, signal_state
     from tradeengine.stores.queues import create_queues
 
     run = uuid.uuid4().hex[:8]
@@ -40,6 +40,7 @@ def provision(aws_url: str, *, visibility_timeout: int, prefix: str = "t") -> Pr
         "RULES_TABLE": (rules_cache.create_table, f"rules-{run}"),
         "PAPER_BOOK_TABLE": (paper_book_dynamodb.create_table, f"paper-{run}"),
         "IDEMPOTENCY_TABLE": (create_idempotency, f"idem-{run}"),
+        "BOOK_TABLE": (book.create_table, f"book-{run}"),
     }
     for create, name in tables.values():
         create(ddb, name)

@@ -414,13 +414,14 @@ def test_an_order_still_in_flight_is_not_sent_twice(deps, monkeypatch):
     assert len(orders_on_exchange(deps)) == 1
 
 
-def test_closing_an_asset_the_account_does_not_list_is_dust_not_unknown():
-    # The account answered and lists no BTC (exchanges omit empty balances): that is zero, not unknown.
+def test_closing_without_a_position_is_nothing_to_close_not_unknown():
+    # The account lists no BTC (exchanges omit empty balances) and the book holds none for the strategy:
+    # the close is refused for what it is, not as an unknown balance.
     deps = memory_deps(load_info(INFO_2021), PRICES, {"USDT": "10000"})
     assert "BTC" not in deps.exchange.balances()
     r = ingest(now_signal(action="close"), source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
     run_all(deps)
-    assert deps.store.get(r.signal_id).code == "DUST"
+    assert deps.store.get(r.signal_id).code == "NOTHING_TO_CLOSE"
 
 
 def test_create_audits_the_record_as_stored_without_reading_it_back() -> None:

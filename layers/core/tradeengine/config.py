@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     signals_table: str = "tradeengine-signals"
     counters_table: str = "tradeengine-counters"
     control_table: str = "tradeengine-control"
+    book_table: str = "tradeengine-book"  # the strategy book: fills and positions
+    # Sells larger than the strategy's position in the book: refused (spot is long-only), unless the account
+    # held coins before the engine did and the strategy may sell them (the book then counts only its share).
+    allow_untracked_sells: bool = False
     signal_retention_days: int = Field(default=90, gt=0)  # TTL of a signal's record after its last change
     signals_queue_url: str | None = None  # SQS FIFO signals.fifo
     orders_queue_url: str | None = None  # SQS FIFO orders.fifo

@@ -33,6 +33,7 @@ def decide(
     now: datetime,
     balances: Balances | None = None,
     policy: Policy | None = None,
+    holding: sizing.Holding | None = None,
 ) -> Decision:
     policy = policy or Policy()
     if signal.action is Action.HOLD:
@@ -42,7 +43,7 @@ def decide(
     if denied is not None:
         return denied
     assert rules is not None  # before_sizing rejects unknown symbols
-    plan = sizing.size(signal, rules, market, balances, policy.sizing)
+    plan = sizing.size(signal, rules, market, balances, policy.sizing, holding)
     if not isinstance(plan, OrderPlan):
         return plan
     denied = risk.after_sizing(plan, rules, market, balances, policy.limits, policy.sizing)

@@ -187,6 +187,12 @@ def _count(name: str, labels: Mapping[str, str], value: float = 1, buckets: Sequ
         logger.warning("counter not updated", extra={"metric": name, "error": type(exc).__name__})
 
 
+def emit_gauge(name: str, value: float, dimensions: Mapping[str, str]) -> None:
+    """A level (a position's quantity, a strategy's realized PnL) as a CloudWatch EMF metric. Prometheus
+    reads the same levels from their store at scrape time (the API's /metrics), not from counters."""
+    _emf(name, MetricUnit.NoUnit, value, dimensions)
+
+
 def record_trade(status: str, type: str) -> None:  # `type`: the seed's label name
     labels = {"status": status, "type": type}
     _emf(TRADES, MetricUnit.Count, 1, labels)

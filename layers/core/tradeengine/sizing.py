@@ -42,6 +42,17 @@ BINANCE_TYPE = {
 Balances = Mapping[str, Decimal]
 
 
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """What the strategy holds of the symbol's base asset, by its own book (sells and closes only).
+
+    ``quantity``: the position (0: none). ``untracked_ok``: a sell may exceed it (coins the account held
+    before the engine); otherwise such a sell is refused, spot being long-only."""
+
+    quantity: Decimal
+    untracked_ok: bool = False
+
+
 def _round_price(price: Decimal, tick: Decimal, side: Side) -> Decimal:
     """Limit prices round in the trader's favour: a buy never pays more, a sell never takes less."""
     if tick <= 0:
@@ -165,8 +176,12 @@ def size(
     market: Market,
     balances: Balances | None = None,
     config: SizingConfig | None = None,
+    holding: Holding | None = None,
 ) -> OrderPlan | Rejection | Hold:
-    """Size one signal against its symbol's rules. Risk limits are applied separately (``risk``)."""
+    """Size one signal against its symbol's rules. Risk limits are applied separately (``risk``).
+
+    With ``holding`` (the strategy's position from the book), a close sells that position (never more than
+    the free balance), and a sell may not exceed it; without it, a close sells the free base balance."""
     config = config or SizingConfig()
     sid = signal.id
     if signal.action is Action.HOLD:
@@ -225,10 +240,21 @@ def size(
             )
         notional = quote_qty
     else:
-        chosen = _choose_quantity(signal, side, rules, prices, step, minimum, balances)
+        chosen = _choose_quantity(signal, side, rules, prices, step, minimum, balances, holding)
         if isinstance(chosen, Rejection):
             return chosen
         quantity, how = chosen
+        if (
+            holding is not None
+            and signal.action is Action.SELL
+            and not holding.untracked_ok
+            and quantity > holding.quantity
+        ):
+            return _reject(
+                RejectionCode.SELL_EXCEEDS_POSITION,
+                f"selling {plain(quantity)} {rules.base_asset} is more than strategy {signal.strategy_id} holds "
+                f"({plain(holding.quantity)} {rules.base_asset} of {rules.symbol}); spot orders cannot go short",
+            )
         if lot.max_qty > 0 and quantity > lot.max_qty:
             if signal.action is Action.CLOSE and floor_to_step(lot.max_qty, step) >= minimum:
                 quantity = floor_to_step(lot.max_qty, step)
@@ -286,8 +312,11 @@ def _choose_quantity(
     step: Decimal,
     minimum: Decimal,
     balances: Balances | None,
+    holding: Holding | None = None,
 ) -> tuple[Decimal, str] | Rejection:
     meta = signal.meta
+    if signal.action is Action.CLOSE and holding is not None:
+        return _close_position(signal, rules, step, minimum, balances, holding)
     if signal.action is Action.CLOSE:
         free = None if balances is None else balances.get(rules.base_asset)
         if free is None:
@@ -306,6 +335,8 @@ def _choose_quantity(
     if meta.position_size_pct is not None:
         asset = rules.quote_asset if side is Side.BUY else rules.base_asset
         free = None if balances is None else balances.get(asset)
+        if side is Side.SELL and holding is not None and not holding.untracked_ok:
+            free = holding.quantity  # a share of the strategy's own position, not of the account's coins
         if free is None:
             return _reject(
                 RejectionCode.BALANCE_UNKNOWN,
@@ -323,3 +354,30 @@ def _choose_quantity(
     if qty < minimum:
         return minimum, "raised_to_minimum"
     return qty, how
+
+
+def _close_position(
+    signal: Signal, rules: SymbolRules, step: Decimal, minimum: Decimal, balances: Balances | None, holding: Holding
+) -> tuple[Decimal, str] | Rejection:
+    """A close sells the strategy's position: never another strategy's share, never more than is free
+    (the caller counts the base its own exit orders lock as free: they are canceled first)."""
+    base = rules.base_asset
+    if holding.quantity <= 0:
+        return _reject(
+            RejectionCode.NOTHING_TO_CLOSE,
+            f"strategy {signal.strategy_id} holds no {base} of {rules.symbol} in the book: nothing to close",
+        )
+    free = None if balances is None else balances.get(base)
+    if free is None:
+        return _reject(
+            RejectionCode.BALANCE_UNKNOWN,
+            f"closing {rules.symbol} needs the free {base} balance, and that balance is not known",
+        )
+    qty = floor_to_step(min(holding.quantity, free), step)
+    if qty < minimum:
+        return _reject(
+            RejectionCode.DUST,
+            f"the position of {plain(holding.quantity)} {base} (of which {plain(min(holding.quantity, free))} can "
+            f"be sold) is below the smallest sellable amount {plain(minimum)} on {rules.symbol} (dust)",
+        )
+    return qty, "close_position"

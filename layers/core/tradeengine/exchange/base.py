@@ -47,6 +47,7 @@ class Fill:
     commission_asset: str
     trade_id: int
     is_maker: bool = False
+    time_ms: int = 0  # 0: not reported with the fill (a placement's FULL answer), the order's time applies
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,3 +196,7 @@ class Exchange(Protocol):
     def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]: ...
 
     def recent_fills(self, symbol: str, limit: int = 50) -> list[Fill]: ...
+
+    def order_fills(self, symbol: str, order_id: int) -> list[Fill]:
+        """Every fill of one order (Binance ``myTrades`` with ``orderId``: an order lookup reports none)."""
+        ...

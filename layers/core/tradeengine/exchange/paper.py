@@ -179,6 +179,12 @@ class PaperExchange:
     def recent_fills(self, symbol: str, limit: int = 50) -> list[Fill]:
         return self._transact(lambda book: [_fill(t) for t in book.trades_for(symbol, limit)], lambda _: [symbol])
 
+    def order_fills(self, symbol: str, order_id: int) -> list[Fill]:
+        def read(book: Book) -> list[Fill]:
+            return [_fill(t) for t in book.fills_of(book.get(symbol, order_id=order_id))]
+
+        return self._transact(read, lambda _: [symbol])
+
     # ---- the book -------------------------------------------------------------------------------
     def _place(self, symbol: str, action: Callable[[Book, int, Decimal, Decimal], PlaceOutcome]) -> PlaceOutcome:
         try:
@@ -245,4 +251,6 @@ class PaperExchange:
 
 
 def _fill(trade: Trade) -> Fill:
-    return Fill(trade.price, trade.qty, trade.commission, trade.commission_asset, trade.trade_id, trade.is_maker)
+    return Fill(
+        trade.price, trade.qty, trade.commission, trade.commission_asset, trade.trade_id, trade.is_maker, trade.time_ms
+    )

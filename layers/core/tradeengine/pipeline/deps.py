@@ -18,6 +18,7 @@ from tradeengine.pipeline.ports import (
     AuditSink,
     Counters,
     Cursors,
+    Ledger,
     PlanQueue,
     SignalQueue,
     SignalStateStore,
@@ -46,6 +47,7 @@ class Deps:
     order_dead_letters: Any  # the same for orders.fifo
     exchange: Exchange
     rules: Any  # RulesSource: ``get(symbol) -> SymbolRules | None``
+    ledger: Ledger  # the strategy book: fills and positions
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def recorder(self, stage: str) -> Recorder:
@@ -107,6 +109,7 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
     """
     from tradeengine import observability
     from tradeengine.config import get_settings
+    from tradeengine.stores.book import DynamoDBLedger
     from tradeengine.stores.control import DynamoDBCursors, DynamoDBTradingState
     from tradeengine.stores.counters import BufferedCounters, DynamoDBCounters
     from tradeengine.stores.queues import plan_queue, signal_queue
@@ -135,6 +138,7 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
         order_dead_letters=_dead_letters(settings.orders_dlq_url),
         exchange=exchange,
         rules=RulesCache.from_settings(settings, exchange),
+        ledger=DynamoDBLedger.from_settings(settings),
     )
 
 

@@ -16,12 +16,16 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
+from contracts.money import plain
 from contracts.orders import BracketKind, BracketPlacement, OrderPlan
+from contracts.rejection import RejectionCode
 from contracts.status import SignalState
+from tradeengine.decimals import floor_to_step
 from tradeengine.exchange.base import (
     Accepted,
     ExchangeError,
@@ -32,8 +36,10 @@ from tradeengine.exchange.base import (
     OtocoRequest,
     PlaceOutcome,
     Rejected,
+    Unknown,
 )
 from tradeengine.observability import LATENCY, LATENCY_BUCKETS
+from tradeengine.pipeline.booking import BookUnavailable, book_order, refresh_position
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.exits import describe_outcome, order_summary, place_exits
 from tradeengine.pipeline.recorder import Recorder
@@ -77,7 +83,11 @@ def _execute(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> ExecOut
     # deliveries exactly one moves on. Anything else (not sized yet, already submitted, done) reads the record.
     moved = recorder.advance(sid, SignalState.SUBMITTED, detail={"order": plan.order.to_binance()})
     if moved is not None:
-        state = _settle(_place(plan, deps), plan, body, deps, recorder)
+        selling = _cancel_first(plan, body, deps, recorder)
+        if selling is None:
+            recorder.raise_if_backlog()
+            return ExecOutcome(sid, SignalState.REJECTED, placed=False)
+        state = _settle(_place(selling, deps), selling, body, deps, recorder)
         recorder.raise_if_backlog()
         return ExecOutcome(sid, state, placed=True)
     record = recorder.store.get(sid)
@@ -88,7 +98,11 @@ def _execute(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> ExecOut
         existing = _lookup(plan, deps)
         if existing is None:
             _wait_out_in_flight(record.updated_at, deps, recorder)
-            outcome = _place(plan, deps)  # the exchange never saw it: this is the first real attempt
+            selling = _cancel_first(plan, body, deps, recorder)
+            if selling is None:
+                recorder.raise_if_backlog()
+                return ExecOutcome(sid, SignalState.REJECTED, placed=False)
+            plan, outcome = selling, _place(selling, deps)  # the exchange never saw it: the first real attempt
             placed = True
         else:
             outcome = Accepted(existing)
@@ -179,7 +193,11 @@ def _settle(
             raise RetryLater(f"order {plan.order.new_client_order_id} outcome unknown ({outcome.reason})")
         outcome = Accepted(existing)
     entry = entry_of(outcome, plan)
+    _book(entry, plan, body, deps)  # before the state moves on: a crash here is booked by the retry
     execution: dict[str, Any] = {"entry": order_summary(entry), "venue": deps.exchange.name}
+    if plan.cancel_first:
+        execution["canceled_first"] = [ref.client_order_id for ref in plan.cancel_first]
+        execution["notes"] = list(plan.notes)
     if isinstance(outcome.order, OrderListResult):
         execution["order_list"] = describe_outcome(outcome)
     state = STATE_OF[entry.status]
@@ -191,6 +209,71 @@ def _settle(
     deps.counters.incr(TRADES, {"status": state.value.lower(), "type": order_type})
     _observe_latency(body, deps, recorder.clock())
     return state
+
+
+def _strategy_of(body: Mapping[str, Any]) -> str:
+    signal = body.get("signal")
+    return str(signal.get("strategy_id", "")) if isinstance(signal, Mapping) else ""
+
+
+def _book(order: ExchangeOrder, plan: OrderPlan, body: Mapping[str, Any], deps: Deps) -> None:
+    signal = body.get("signal")
+    role = "close" if isinstance(signal, Mapping) and signal.get("action") == "close" else "entry"
+    try:
+        book_order(order, plan.signal_id, _strategy_of(body), role, deps)
+    except BookUnavailable as exc:
+        raise RetryLater(str(exc)) from exc
+
+
+def _cancel_first(plan: OrderPlan, body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> OrderPlan | None:
+    """A close: cancel the strategy's working orders on the symbol (the exits that lock the balance, open
+    entries), book whatever they filled meanwhile, then sell what the position still holds. None: nothing
+    is left to sell (an exit closed it first), and the signal is REJECTED(NOTHING_TO_CLOSE)."""
+    if not plan.cancel_first:
+        return plan
+    symbol, strategy = plan.order.symbol, _strategy_of(body)
+    canceled: list[dict[str, Any]] = []
+    for ref in plan.cancel_first:
+        outcome = deps.exchange.cancel_order(symbol, client_order_id=ref.client_order_id)
+        if isinstance(outcome, Unknown):
+            raise RetryLater(f"cancel of {ref.client_order_id} unknown ({outcome.reason}): the close waits")
+        order = _lookup_order(symbol, ref.client_order_id, deps)
+        if order is not None and order.executed_qty > 0:
+            try:
+                book_order(order, ref.signal_id, strategy, "exit" if order.side == plan.order.side else "entry", deps)
+            except BookUnavailable as exc:
+                raise RetryLater(str(exc)) from exc
+        canceled.append(
+            {"client_order_id": ref.client_order_id, "status": order.status.value if order else "UNKNOWN_ORDER"}
+        )
+    position = refresh_position(strategy, symbol, deps)
+    rules = deps.rules.get(symbol)
+    step = rules.lot_size.step_size if rules is not None and rules.lot_size is not None else Decimal(0)
+    wanted = plan.order.quantity or Decimal(0)
+    qty = min(wanted, floor_to_step(position.quantity, step) if step > 0 else position.quantity)
+    detail = {"canceled": canceled, "position_quantity": plain(position.quantity)}
+    if qty <= 0 or qty < plan.min_quantity:
+        recorder.advance(
+            plan.signal_id,
+            SignalState.REJECTED,
+            code=RejectionCode.NOTHING_TO_CLOSE.value,
+            reason=f"after canceling its orders, strategy {strategy} holds {plain(position.quantity)} of "
+            f"{symbol}: nothing left to close",
+            detail=detail,
+        )
+        return None
+    notes = (*plan.notes, f"canceled first: {', '.join(c['client_order_id'] + ' ' + c['status'] for c in canceled)}")
+    if qty != wanted:
+        notes = (*notes, f"sells {plain(qty)}: the position after the cancels")
+        return plan.model_copy(update={"order": plan.order.model_copy(update={"quantity": qty}), "notes": notes})
+    return plan.model_copy(update={"notes": notes})
+
+
+def _lookup_order(symbol: str, client_order_id: str, deps: Deps) -> ExchangeOrder | None:
+    try:
+        return deps.exchange.get_order(symbol, client_order_id=client_order_id)
+    except ExchangeError as exc:
+        raise RetryLater(f"cannot look up {client_order_id}: {exc.message}") from exc
 
 
 def exits_working(plan: OrderPlan, execution: Mapping[str, Any]) -> bool:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.status import AuditEvent, SignalState
+from tradeengine.book import BookFill, Position
 from tradeengine.pipeline.ports import OpenPosition, SignalRecord, TradingStateInfo, Transition, walk_group
 from tradeengine.risk import TradingState
 
@@ -176,6 +177,40 @@ class MemoryCounters:
         """Counted at once: nothing held back."""
 
 
+class MemoryLedger:
+    def __init__(self) -> None:
+        self._fills: dict[tuple[str, str], dict[str, BookFill]] = defaultdict(dict)
+        self._positions: dict[tuple[str, str], Position] = {}
+        self._lock = threading.Lock()
+
+    def add(self, fills: Sequence[BookFill]) -> list[BookFill]:
+        added = []
+        with self._lock:
+            for fill in fills:
+                book = self._fills[(fill.strategy_id, fill.symbol)]
+                if fill.key not in book:
+                    book[fill.key] = fill
+                    added.append(fill)
+        return added
+
+    def fills(self, strategy_id: str, symbol: str) -> list[BookFill]:
+        with self._lock:
+            return list(self._fills.get((strategy_id, symbol), {}).values())
+
+    def save_position(self, position: Position) -> bool:
+        with self._lock:
+            key = (position.strategy_id, position.symbol)
+            stored = self._positions.get(key)
+            if stored is not None and stored.fills >= position.fills:
+                return False
+            self._positions[key] = position
+            return True
+
+    def positions(self, strategy_id: str | None = None) -> list[Position]:
+        with self._lock:
+            return [p for (s, _), p in sorted(self._positions.items()) if strategy_id is None or s == strategy_id]
+
+
 class MemoryTradingState:
     def __init__(self, state: TradingState = TradingState.ACTIVE) -> None:
         self.info = TradingStateInfo(state)
@@ -230,4 +265,5 @@ def memory_deps(
         order_dead_letters=MemoryDeadLetters(),
         exchange=exchange,
         rules=StaticRules(exchange.rules),
+        ledger=MemoryLedger(),
     )

@@ -26,6 +26,7 @@ from typing import Any
 from contracts.orders import OrderPlan
 from contracts.status import SignalState
 from tradeengine.exchange.base import ExchangeError, ExchangeOrder, OrderStatus
+from tradeengine.pipeline.booking import book_order
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.execute import STATE_OF, TRADES, exits_after_fill, exits_working
 from tradeengine.pipeline.exits import order_summary
@@ -121,6 +122,8 @@ def _follow(record: SignalRecord, deps: Deps, recorder: Recorder) -> str | None:
     previous = dict(record.execution or {}).get("entry", {})
     if state is record.state and previous.get("executed_qty") == order_summary(order)["executed_qty"]:
         return None
+    if order.executed_qty > 0:  # book before the state moves on: a crash here is booked by the next run
+        book_order(order, record.signal_id, record.strategy_id, _role(record), deps)
     execution: dict[str, Any] = {**dict(record.execution or {}), "entry": order_summary(order)}
     if state is SignalState.FILLED:
         execution.update(exits_after_fill(plan, order, deps))
@@ -140,6 +143,10 @@ def _follow(record: SignalRecord, deps: Deps, recorder: Recorder) -> str | None:
     return state.value
 
 
+def _role(record: SignalRecord) -> str:
+    return "close" if dict(record.signal).get("action") == "close" else "entry"
+
+
 def _new_fills(previous: Mapping[str, Any], current: Mapping[str, Any]) -> list[Any]:
     seen = {fill.get("trade_id") for fill in previous.get("fills", ())}
     return [fill for fill in current.get("fills", ()) if fill.get("trade_id") not in seen]
@@ -154,6 +161,8 @@ def _follow_exits(record: SignalRecord, plan: OrderPlan, deps: Deps, recorder: R
         if leg is None:
             continue
         order = deps.exchange.get_order(plan.order.symbol, client_order_id=leg.new_client_order_id)
+        if order is not None and order.executed_qty > 0:  # a leg filling (even in part) reduces the position
+            book_order(order, record.signal_id, record.strategy_id, "exit", deps)
         if order is None or order.status.is_open:
             return None  # still working (or not visible yet): look again on the next run
         ended[name] = order

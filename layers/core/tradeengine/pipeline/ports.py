@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from contracts.status import AuditEvent, SignalState
+from tradeengine.book import BookFill, Position
 from tradeengine.risk import TradingState
 
 
@@ -218,3 +219,23 @@ class TradingStateStore(Protocol):
     def describe(self) -> TradingStateInfo: ...
 
     def set(self, state: TradingState, by: str = "", reason: str = "") -> None: ...
+
+
+class Ledger(Protocol):
+    """The strategy book: every fill once, and a position summary per (strategy, symbol)."""
+
+    def add(self, fills: Sequence[BookFill]) -> list[BookFill]:
+        """Record each fill unless its key is recorded already; returns the fills this call recorded."""
+        ...
+
+    def fills(self, strategy_id: str, symbol: str) -> list[BookFill]:
+        """Every recorded fill of one position (strongly consistent: a fill just added is in it)."""
+        ...
+
+    def save_position(self, position: Position) -> bool:
+        """Store the summary unless one replaying as many fills or more is stored. True: written."""
+        ...
+
+    def positions(self, strategy_id: str | None = None) -> list[Position]:
+        """Every position summary (of one strategy), open and closed."""
+        ...

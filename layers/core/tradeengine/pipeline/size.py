@@ -17,17 +17,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts.errors import describe
-from contracts.orders import Hold, OrderPlan
+from contracts.orders import Hold, OrderPlan, WorkingOrder
 from contracts.rejection import Rejection, RejectionCode
-from contracts.signal import SIGNAL_ID_PATTERN, Signal
+from contracts.signal import SIGNAL_ID_PATTERN, Action, Signal
 from contracts.status import SignalState
 from tradeengine.engine import decide
 from tradeengine.exchange.base import ExchangeError
+from tradeengine.pipeline.booking import working_orders, working_records
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.ingest import received, record_invalid
 from tradeengine.pipeline.ports import SignalRecord
 from tradeengine.pipeline.recorder import Recorder
-from tradeengine.sizing import Market
+from tradeengine.sizing import Holding, Market
 
 log = logging.getLogger(__name__)
 TRADES = "tradeengine_trades_total"
@@ -127,7 +128,41 @@ def _decide(signal: Signal, deps: Deps, recorder: Recorder) -> OrderPlan | Rejec
             balances.setdefault(asset, Decimal(0))
     policy = deps.settings.policy(deps.trading_state.get())
     symbol_rules = {signal.symbol: rules} if rules is not None else {}
-    return decide(signal, symbol_rules, Market(price, average), recorder.clock(), balances, policy)
+    holding: Holding | None = None
+    working: tuple[WorkingOrder, ...] = ()
+    if signal.action in (Action.SELL, Action.CLOSE) and rules is not None:
+        holding, working, releasable = _holding(signal, deps)
+        if signal.action is Action.CLOSE and balances is not None and releasable > 0:
+            # the close cancels the strategy's own exits first: what they lock is free by the time it sells
+            balances[rules.base_asset] = balances.get(rules.base_asset, Decimal(0)) + releasable
+    decision = decide(signal, symbol_rules, Market(price, average), recorder.clock(), balances, policy, holding)
+    if isinstance(decision, OrderPlan) and signal.action is Action.CLOSE and working:
+        decision = decision.model_copy(update={"cancel_first": working})
+    return decision
+
+
+def _holding(signal: Signal, deps: Deps) -> tuple[Holding, tuple[WorkingOrder, ...], Decimal]:
+    """The strategy's position in the book, its working orders on the symbol, and the base its exits lock."""
+    position = next((p for p in deps.ledger.positions(signal.strategy_id) if p.symbol == signal.symbol), None)
+    working: list[WorkingOrder] = []
+    releasable = Decimal(0)
+    for record in working_records(deps, signal.strategy_id, signal.symbol):
+        ids = working_orders(record)
+        working += [WorkingOrder(signal_id=record.signal_id, client_order_id=cid) for cid in ids]
+        if ids and record.state is SignalState.FILLED:
+            releasable += _exit_quantity(record)
+    held = position.quantity if position is not None else Decimal(0)
+    return Holding(held, untracked_ok=deps.settings.allow_untracked_sells), tuple(working), releasable
+
+
+def _exit_quantity(record: SignalRecord) -> Decimal:
+    """The base a FILLED signal's working exits lock: what they were placed for."""
+    placed = dict(record.execution or {}).get("exit_quantity")
+    if isinstance(placed, str):
+        return Decimal(placed)
+    plan = OrderPlan.model_validate(record.plan) if record.plan else None
+    qty = plan.brackets.quantity if plan is not None and plan.brackets is not None else None
+    return qty if qty is not None else Decimal(0)
 
 
 def _apply(
