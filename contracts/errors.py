@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+MAX_FIELD_CHARS = 200  # a field path holds client keys (meta.<key>): bounded, so an error stays small
+
+
+def _safe(text: str, limit: int) -> str:
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 def describe(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
-    """One entry per problem: ``field`` (dotted path), ``rule`` (pydantic's error type), ``message``."""
+    """One entry per problem: ``field`` (dotted path), ``rule`` (pydantic's error type), ``message``.
+
+    A rule about several fields at once (``conflicting_fields``) names them all in ``field``.
+    """
     out = []
     for err in exc.errors(include_url=False):
+        ctx = err.get("ctx") or {}
         path = ".".join(str(p) for p in err["loc"]) or "(body)"
-        out.append({"field": f"{prefix}{path}", "rule": err["type"], "message": err["msg"]})
+        for key in ("fields", "field"):  # a rule over several fields, or a path inside meta's open part
+            if isinstance(ctx.get(key), str):
+                path = ctx[key]
+        field = _safe(f"{prefix}{path}", MAX_FIELD_CHARS)
+        out.append({"field": field, "rule": err["type"], "message": _safe(err["msg"], 500)})
     return out
 
 

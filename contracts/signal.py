@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from contracts.money import Money, plain
+
+# What the open part of ``meta`` may hold (the keys the engine does not know): a few levels of plain JSON.
+# Bounded so that no signal makes a record or a queue message larger than the README's bound, and so that
+# every stored string can be written back as UTF-8.
+MAX_META_DEPTH = 8
+MAX_META_BYTES = 8 * 1024  # the whole meta as stored (compact JSON, non-ASCII escaped)
+MAX_META_KEY_CHARS = 128
 
 
 class Action(StrEnum):
@@ -47,6 +56,73 @@ class TimeInForce(StrEnum):
 Percent = Money  # percent units, as in the seed: 2.0 means 2 %
 
 
+def shown(text: str, limit: int = 80) -> str:
+    """``text`` safe to put in a message: lone surrogates escaped, cut to ``limit`` characters."""
+    safe = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return safe if len(safe) <= limit else safe[: limit - 1] + "…"
+
+
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _surrogate_error(field: str) -> PydanticCustomError:
+    # ``field`` (in the error's context) names a path inside meta; contracts.errors.describe reports it.
+    # pydantic refuses lone surrogates in str fields itself (string_unicode); meta's open part is not typed.
+    return PydanticCustomError(
+        "lone_surrogate",
+        "holds a lone UTF-16 surrogate (half of a character, e.g. an emoji cut in two); send whole characters",
+        {"field": field},
+    )
+
+
+def check_open_json(value: Any, path: str, depth: int = 0) -> int:
+    """Plain JSON at most MAX_META_DEPTH levels deep, whole characters, finite numbers (walked without recursion).
+
+    Returns an upper bound of its size as compact, ASCII-escaped JSON (at most 12 bytes per character).
+    """
+    size = 0
+    todo: list[tuple[Any, str, int]] = [(value, path, depth)]
+    while todo:
+        item, where, depth = todo.pop()
+        size += 2
+        if isinstance(item, str):
+            size += 12 * len(item)
+            if not item.isascii() and _lone_surrogate(item):
+                raise _surrogate_error(shown(where))
+        elif isinstance(item, int):
+            size += item.bit_length() // 3 + 2
+        elif isinstance(item, float):
+            size += 24
+            if item != item or item in (float("inf"), float("-inf")):
+                raise PydanticCustomError("finite_number", "must be a finite number", {"field": shown(where)})
+        elif isinstance(item, dict | list):
+            if depth >= MAX_META_DEPTH:
+                raise PydanticCustomError(
+                    "too_deep",
+                    "nests more than {max_depth} levels of objects or arrays",
+                    {"field": shown(where), "max_depth": MAX_META_DEPTH},
+                )
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in pairs:
+                if isinstance(key, str):
+                    size += 12 * len(key) + 3
+                    if len(key) > MAX_META_KEY_CHARS or (not key.isascii() and _lone_surrogate(key)):
+                        raise PydanticCustomError(
+                            "invalid_key",
+                            "has a key longer than {max_chars} characters or not made of whole characters",
+                            {"field": shown(where), "max_chars": MAX_META_KEY_CHARS},
+                        )
+                    todo.append((child, f"{where}.{key}", depth + 1))
+                else:
+                    todo.append((child, f"{where}[{key}]", depth + 1))
+    return size
+
+
 class SignalMeta(BaseModel):
     """Execution hints. Keys the engine does not know are kept (the seed's meta is open)."""
 
@@ -72,6 +148,26 @@ class SignalMeta(BaseModel):
     def _upper_tif(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_json(cls, value: Any) -> Any:
+        """The open part (keys the engine does not know) is checked here; the known keys have their own types."""
+        if not isinstance(value, dict):
+            return value
+        size = 0
+        for key, item in value.items():
+            if key not in _META_FIELDS:
+                size += check_open_json({key: item}, "meta")
+        if size > MAX_META_BYTES:  # the bound may overestimate: measure exactly before refusing
+            size = len(json.dumps({k: v for k, v in value.items() if k not in _META_FIELDS}, separators=(",", ":")))
+            if size > MAX_META_BYTES:
+                raise PydanticCustomError(
+                    "too_large",
+                    "meta's own keys are {size} bytes as JSON; at most {max_bytes}",
+                    {"size": size, "max_bytes": MAX_META_BYTES},
+                )
+        return value
+
     @model_validator(mode="after")
     def _one_way_to_size(self) -> SignalMeta:
         if self.stop_loss is not None and self.stop_loss_pct is not None:
@@ -85,7 +181,11 @@ class SignalMeta(BaseModel):
         return self
 
 
-SIGNAL_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+# The first character a letter, digit or underscore: "." or ".." would make a status_url (/signals/..) that
+# a client or a proxy normalises into another path.
+_META_FIELDS = frozenset(SignalMeta.model_fields)
+
+SIGNAL_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$"
 
 
 class Signal(BaseModel):
@@ -128,6 +228,19 @@ class Signal(BaseModel):
             raise ValueError("timestamp is out of range once converted to UTC") from None
 
     @model_validator(mode="after")
+    def _one_size(self) -> Signal:
+        # quantity 0 means "not given" (the dynamic minimum); any other quantity competes with the meta's sizing.
+        if self.quantity > 0:
+            for other in ("quote_quantity", "position_size_pct"):
+                if getattr(self.meta, other) is not None:
+                    raise PydanticCustomError(
+                        "conflicting_fields",
+                        "quantity and meta.{other} both size the order; give one (quantity 0 means not given)",
+                        {"fields": f"quantity, meta.{other}", "other": other},
+                    )
+        return self
+
+    @model_validator(mode="after")
     def _price_for_orders(self) -> Signal:
         if self.action in (Action.BUY, Action.SELL) and self.price <= 0:
             raise ValueError("price must be greater than 0 for buy and sell signals")
@@ -139,6 +252,17 @@ class Signal(BaseModel):
     def id(self) -> str:
         """The client's ``signal_id``, or one derived from the content (same signal, same id)."""
         return self.signal_id if self.signal_id is not None else derive_signal_id(self)
+
+
+def content_digest(signal_json: Mapping[str, Any]) -> str:
+    """A hash of a validated signal's JSON form (``model_dump(mode="json", exclude_none=True)``), its id left out.
+
+    Two sends under one signal_id are the same signal exactly when their digests agree: the comparison is
+    on the validated form, so ``45000.0`` and ``"45000"`` or ``Z`` and ``+00:00`` do not count as changes.
+    """
+    content = {k: v for k, v in signal_json.items() if k != "signal_id"}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8", "backslashreplace")).hexdigest()
 
 
 def derive_signal_id(signal: Signal) -> str:

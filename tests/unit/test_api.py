@@ -85,7 +85,7 @@ def test_an_invalid_signal_with_its_own_id_is_recorded_rejected_so_the_strategy_
         (b"{not json", "application/json", 400, "malformed_json"),
         (b'{"price": NaN}', "application/json", 400, "malformed_json"),
         (b"[" * 50_000 + b"]" * 50_000, "application/json", 413, "payload_too_large"),
-        (b"[" * 20_000 + b"]" * 20_000, "application/json", 400, "malformed_json"),  # deep nesting, no crash
+        (b"[" * 20_000 + b"]" * 20_000, "application/json", 422, "validation_failed"),  # valid but too deep
         (b"\xff\xfe\x00garbage", "application/json", 400, "malformed_json"),
         (b'["a", "list"]', "application/json", 422, "validation_failed"),
         (b"strategy_id=x", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),

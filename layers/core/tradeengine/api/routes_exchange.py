@@ -41,17 +41,20 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def call_exchange(action: Callable[[], T], what: str) -> T:
+def call_exchange(action: Callable[[], T], what: str, symbol: str | None = None) -> T:
     try:
         return action()
     except ExchangeError as exc:
-        raise _exchange_error(exc.code, exc.message, exc.retryable, what) from exc
+        raise _exchange_error(exc.code, exc.message, exc.retryable, what, symbol=symbol) from exc
 
 
-def _exchange_error(code: int, message: str, retryable: bool, what: str, retry_after: float | None = None) -> ApiError:
+def _exchange_error(
+    code: int, message: str, retryable: bool, what: str, retry_after: float | None = None, symbol: str | None = None
+) -> ApiError:
     detail = [{"field": None, "rule": f"exchange:{code}", "message": message}]
-    if code == INVALID_SYMBOL:
-        return ApiError(404, "unknown_symbol", f"the exchange does not know {what}", detail)
+    if code == INVALID_SYMBOL:  # name the symbol, not the order that was looked up on it
+        detail[0]["field"] = "symbol"
+        return ApiError(404, "unknown_symbol", f"the exchange does not know the symbol {symbol or what}", detail)
     if code in UNKNOWN_ORDER_CODES:
         return ApiError(404, "order_not_found", f"the exchange has no {what}", detail)
     if retryable:
@@ -82,7 +85,7 @@ def get_price(
     deps: Annotated[Deps, Depends(get_deps)],
 ) -> JSONResponse:
     name = symbol.upper()
-    price = call_exchange(lambda: deps.exchange.ticker_price(name), name)
+    price = call_exchange(lambda: deps.exchange.ticker_price(name), name, name)
     return JSONResponse({"symbol": name, "price": jsonable(price), "venue": deps.exchange.name})
 
 
@@ -94,7 +97,7 @@ def get_order(
     deps: Annotated[Deps, Depends(get_deps)],
 ) -> JSONResponse:
     name = symbol.upper()
-    order = call_exchange(lambda: deps.exchange.get_order(name, **_order_ref(order_ref)), f"order {order_ref}")
+    order = call_exchange(lambda: deps.exchange.get_order(name, **_order_ref(order_ref)), f"order {order_ref}", name)
     if order is None:
         raise ApiError(404, "order_not_found", f"the exchange has no order {order_ref} on {name}")
     return JSONResponse(order_json(order))
@@ -109,13 +112,13 @@ def cancel_order(
 ) -> JSONResponse:
     name = symbol.upper()
     what = f"order {order_ref} on {name}"
-    outcome = call_exchange(lambda: deps.exchange.cancel_order(name, **_order_ref(order_ref)), what)
+    outcome = call_exchange(lambda: deps.exchange.cancel_order(name, **_order_ref(order_ref)), what, name)
     if isinstance(outcome, Accepted):
         canceled = outcome.order
         body = order_json(canceled) if isinstance(canceled, ExchangeOrder) else jsonable(canceled)
         return JSONResponse(body)
     if isinstance(outcome, Rejected):
-        raise _exchange_error(outcome.code, outcome.message, outcome.retryable, what, outcome.retry_after_s)
+        raise _exchange_error(outcome.code, outcome.message, outcome.retryable, what, outcome.retry_after_s, name)
     reason = outcome.reason if isinstance(outcome, Unknown) else type(outcome).__name__
     raise ApiError(
         502,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -13,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from contracts import wire
 from contracts.signal import SIGNAL_ID_PATTERN
 from contracts.status import TERMINAL, SignalState
 from tradeengine.api.auth import require
@@ -64,24 +64,12 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         raise ApiError(415, "unsupported_media_type", f"send the body as application/json, not {media or 'nothing'}")
-    body = await request.body()
     try:
-        value = json.loads(body, parse_constant=_no_constants)
-    except (ValueError, RecursionError) as exc:
-        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON{where}") from exc
-    if not isinstance(value, dict):
-        raise ApiError(
-            422,
-            "validation_failed",
-            "the body must be a JSON object (a signal)",
-            [{"field": "(body)", "rule": "model_type", "message": f"expected an object, got {type(value).__name__}"}],
-        )
-    return value
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
+        return wire.load_object(await request.body())
+    except wire.WireError as exc:
+        code = "malformed_json" if exc.status == 400 else "validation_failed"
+        detail = [{"field": exc.field, "rule": exc.rule, "message": exc.message}] if exc.status != 400 else []
+        raise ApiError(exc.status, code, exc.message, detail) from exc
 
 
 @router.post(

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from contracts.errors import describe
 from contracts.rejection import RejectionCode
-from contracts.signal import SIGNAL_ID_PATTERN, Signal
+from contracts.signal import SIGNAL_ID_PATTERN, Signal, shown
 from contracts.status import SignalState
 from tradeengine.pipeline.ports import SignalQueue, SignalRecord, Transition
 from tradeengine.pipeline.recorder import Recorder
@@ -59,8 +59,9 @@ def received(
         signal_id=signal_id,
         state=SignalState.RECEIVED,
         version=1,
-        symbol=signal.symbol if signal else str(fields.get("symbol", ""))[:20],
-        strategy_id=signal.strategy_id if signal else str(fields.get("strategy_id", ""))[:128],
+        # An invalid signal's own text may not be valid UTF-8 (a lone surrogate): escaped, so the record can be read.
+        symbol=signal.symbol if signal else shown(str(fields.get("symbol", "")), 20),
+        strategy_id=signal.strategy_id if signal else shown(str(fields.get("strategy_id", "")), 128),
         created_at=now,
         updated_at=now,
         source=source,
