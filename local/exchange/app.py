@@ -14,6 +14,7 @@ from typing import Any
 
 from tradeengine.exchange.matching import MatchingConfig
 
+from local.exchange.limits import LimitSettings
 from local.exchange.server import LocalExchange, make_server
 from local.exchange.venue import Venue
 
@@ -69,6 +70,21 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--seed", type=int, default=7, help="random-walk seed (default 7)")
     parser.add_argument("--slippage-bps", default="0", help="market fills move against the taker by this (default 0)")
     parser.add_argument("--fee", default="0.001", help="maker and taker fee rate (default 0.001 = 0.1 %%)")
+    parser.add_argument(
+        "--enforce-limits",
+        action="store_true",
+        default=False,
+        help="answer 429 / 418 past the exchangeInfo rateLimits (default: count and report them only)",
+    )
+    parser.add_argument(
+        "--limit-scale", default="1", help="multiply every rateLimits limit by this, e.g. 0.01 (default 1)"
+    )
+    parser.add_argument(
+        "--ban-after", type=int, default=5, help="429s in a row, without backing off, before a 418 ban (default 5)"
+    )
+    parser.add_argument(
+        "--ban-seconds", type=int, default=120, help="first ban; each next one doubles, up to 3 days (default 120)"
+    )
 
 
 def with_defaults(args: Any) -> Any:
@@ -89,10 +105,19 @@ def serve(args: Any) -> int:
             maker_fee=Decimal(args.fee), taker_fee=Decimal(args.fee), slippage_bps=Decimal(args.slippage_bps)
         )
         venue = Venue(info, balances, prices, config, Decimal(args.walk_bps), args.step_ms, args.seed)
-    except (OSError, ValueError, InvalidOperation) as exc:
+        limits = LimitSettings.from_json(
+            {
+                "enforce": args.enforce_limits,
+                "scale": args.limit_scale,
+                "ban_after": args.ban_after,
+                "ban_seconds": args.ban_seconds,
+            }
+        )
+        exchange = LocalExchange(venue, args.api_key, args.api_secret, limits)
+    except (OSError, ValueError, KeyError, InvalidOperation) as exc:
         print(f"local-exchange: {exc}", file=sys.stderr)
         return 2
-    server = make_server(LocalExchange(venue, args.api_key, args.api_secret), args.port)
+    server = make_server(exchange, args.port)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -102,7 +127,12 @@ def serve(args: Any) -> int:
     signal.signal(signal.SIGINT, on_signal)
     thread = threading.Thread(target=server.serve_forever, name="local-exchange", daemon=True)
     thread.start()
-    print(f"local exchange listening on http://127.0.0.1:{server.server_port} (api key {args.api_key})", flush=True)
+    enforced = "enforced" if limits.enforce else "counted, not enforced"
+    print(
+        f"local exchange listening on http://127.0.0.1:{server.server_port} (api key {args.api_key}; "
+        f"rate limits {enforced}, scale {args.limit_scale})",
+        flush=True,
+    )
     stop.wait()
     server.shutdown()
     server.server_close()

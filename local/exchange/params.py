@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
@@ -79,6 +79,19 @@ def client_id(params: Mapping[str, str], name: str) -> str:
     return value
 
 
+def _require(params: Mapping[str, str], key: Callable[[str], str], otype: BinanceOrderType, has_qty: bool) -> None:
+    """The parameters Binance's API requires for this order type (rest-api.md), before any filter is checked."""
+    has_qty = has_qty or bool(params.get(key("quantity")))
+    if otype is BinanceOrderType.MARKET and not (has_qty or params.get("quoteOrderQty")):
+        raise ApiError(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!")
+    names = ["timeInForce"] if otype.needs_time_in_force else []
+    names += ["quantity"] if otype is not BinanceOrderType.MARKET and not has_qty else []
+    names += ["price"] if otype.needs_price else []
+    names += ["stopPrice"] if otype.needs_stop_price else []
+    for name in names:
+        text(params, key(name))
+
+
 def order_request(
     params: Mapping[str, str], prefix: str = "", *, symbol: str, side: str | None = None, quantity: str | None = None
 ) -> OrderRequest:
@@ -93,7 +106,9 @@ def order_request(
         raise ApiError(-1117, "Invalid side.")
     if type_text not in BinanceOrderType.__members__:
         raise ApiError(-1116, "Invalid orderType.")
+    otype = BinanceOrderType(type_text)
     qty_params = dict(params) if quantity is None else {"quantity": quantity}
+    _require(params, key, otype, quantity is not None)
     tif = text(params, key("timeInForce"), required=False)
     if tif is not None and tif not in ("GTC", "IOC", "FOK"):
         raise ApiError(-1115, "Invalid timeInForce.")
@@ -101,7 +116,7 @@ def order_request(
         return OrderRequest(
             symbol=symbol,
             side=Side(side_text),
-            type=BinanceOrderType(type_text),
+            type=otype,
             quantity=decimal(qty_params, "quantity" if quantity is not None else key("quantity")),
             quote_order_qty=decimal(params, "quoteOrderQty") if not prefix else None,
             price=decimal(params, key("price")),

@@ -1,73 +1,50 @@
 """The local Binance-compatible spot REST server (stdlib ThreadingHTTPServer, 127.0.0.1 only).
 
-Signed endpoints check the API key header (-2014/-2015), the HMAC-SHA256 signature over the query
-string plus the body (-1022) and timestamp/recvWindow (-1021), as Binance does. Answers carry
-X-MBX-USED-WEIGHT-1M. Faults and prices are set over /admin (see docs/EXCHANGE.md).
+One request, in Binance's order: the route (an unknown path or method is a JSON 404, never a dropped
+connection), the parameters (query string over body), the IP's request weight and raw request count
+(429 / 418 when enforced, see ``limits``), injected faults, the key, signature and timing of a signed
+endpoint, the account's order count for an order, then the venue. Any failure inside still answers
+JSON (-1000, 500). Faults, prices and limits are set over /admin (see ``admin`` and docs/EXCHANGE.md).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import re
 import threading
 import time
 import urllib.parse
-from collections import deque
-from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from local.exchange import wire
+from local.exchange.admin import admin
+from local.exchange.auth import Signer, parse_params
 from local.exchange.faults import Faults
-from local.exchange.params import ApiError, mandatory
-from local.exchange.venue import Params, Venue
+from local.exchange.limits import LimitSettings, RateLimiter
+from local.exchange.params import ApiError
+from local.exchange.routes import ROUTES, Route
+from local.exchange.venue import Venue
 
-Handler = Callable[[Venue, Params, int], Any]
-# (method, path) -> (handler, signed, weight, places an order)
-ROUTES: dict[tuple[str, str], tuple[Handler, bool, int, bool]] = {
-    ("GET", "/api/v3/ping"): (lambda v, p, now: {}, False, 1, False),
-    ("GET", "/api/v3/time"): (lambda v, p, now: {"serverTime": now}, False, 1, False),
-    ("GET", "/api/v3/exchangeInfo"): (lambda v, p, now: v.exchange_info(p, now), False, 20, False),
-    ("GET", "/api/v3/ticker/price"): (lambda v, p, now: v.ticker_price(p), False, 2, False),
-    ("GET", "/api/v3/avgPrice"): (lambda v, p, now: v.avg_price(p, now), False, 2, False),
-    ("GET", "/api/v3/account"): (lambda v, p, now: v.account(now), True, 20, False),
-    ("POST", "/api/v3/order"): (lambda v, p, now: v.new_order(p, now), True, 1, True),
-    ("POST", "/api/v3/order/test"): (lambda v, p, now: v.new_order(p, now, test=True), True, 1, False),
-    ("GET", "/api/v3/order"): (lambda v, p, now: v.get_order(p), True, 4, False),
-    ("DELETE", "/api/v3/order"): (lambda v, p, now: v.cancel_order(p, now), True, 1, False),
-    ("GET", "/api/v3/openOrders"): (lambda v, p, now: v.open_orders(p), True, 6, False),
-    ("GET", "/api/v3/myTrades"): (lambda v, p, now: v.my_trades(p), True, 20, False),
-    ("POST", "/api/v3/orderList/oco"): (lambda v, p, now: v.oco(p, now), True, 1, True),
-    ("POST", "/api/v3/orderList/otoco"): (lambda v, p, now: v.otoco(p, now), True, 1, True),
-    ("GET", "/api/v3/orderList"): (lambda v, p, now: v.get_order_list(p), True, 4, False),
-}
-_SIGNATURE = re.compile(r"&?signature=[^&]*")
-MAX_RECV_WINDOW = 60000
+_TIME_UNITS = {"MILLISECOND": False, "millisecond": False, "MICROSECOND": True, "microsecond": True}
 
 
 class LocalExchange:
-    """The server's shared state: venue, credentials, faults, request weights."""
+    """The server's shared state: venue, credentials, faults, rate limits."""
 
-    def __init__(self, venue: Venue, api_key: str, api_secret: str) -> None:
+    venue: Venue
+    signer: Signer
+    faults: Faults
+    limiter: RateLimiter
+
+    def __init__(self, venue: Venue, api_key: str, api_secret: str, limits: LimitSettings | None = None) -> None:
         self.venue = venue
-        self.api_key = api_key
-        self.api_secret = api_secret
+        self.signer = Signer(api_key, api_secret)
         self.faults = Faults()
-        self._weights: deque[tuple[float, int]] = deque()
+        self.limiter = RateLimiter(list(venue.info.get("rateLimits", [])), limits)
         self._faults_lock = threading.Lock()
 
     def now_ms(self) -> int:
         return int(time.time() * 1000) + self.faults.clock_skew_ms
-
-    def used_weight(self, add: int) -> int:
-        with self._faults_lock:
-            now = time.monotonic()
-            self._weights.append((now, add))
-            while self._weights and self._weights[0][0] < now - 60:
-                self._weights.popleft()
-            return sum(w for _, w in self._weights)
 
     def take(self, name: str) -> bool:
         """Consume one unit of a counted fault (fail_next, rate_limit_next, ban_next)."""
@@ -77,32 +54,6 @@ class LocalExchange:
                 return False
             setattr(self.faults, name, left - 1)
             return True
-
-    def check_signed(self, headers: Any, query: str, body: str, params: Params) -> None:
-        key = headers.get("X-MBX-APIKEY")
-        if not key:
-            raise ApiError(-2014, "API-key format invalid.", 401)
-        if not hmac.compare_digest(key, self.api_key):
-            raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
-        signature = params.get("signature")
-        if not signature:
-            raise mandatory("signature")
-        payload = _SIGNATURE.sub("", query) + _SIGNATURE.sub("", body)
-        candidates = {payload, urllib.parse.unquote_plus(payload)}
-        if not any(hmac.compare_digest(self._sign(c), signature) for c in candidates):
-            raise ApiError(-1022, "Signature for this request is not valid.")
-        timestamp = params.get("timestamp")
-        if not timestamp or not timestamp.isdigit():
-            raise mandatory("timestamp")
-        window = int(params.get("recvWindow") or 5000)
-        if window > MAX_RECV_WINDOW:
-            raise ApiError(-1131, "recvWindow must be less than 60000")
-        now = self.now_ms()
-        if int(timestamp) > now + 1000 or now - int(timestamp) > window:
-            raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
-
-    def _sign(self, payload: str) -> str:
-        return hmac.new(self.api_secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -118,81 +69,84 @@ class RequestHandler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch("OPTIONS")
+
     def log_message(self, format: str, *args: Any) -> None:
         return  # quiet by default: tests start many requests
 
     def _dispatch(self, method: str) -> None:
         url = urllib.parse.urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
         try:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length > 0 else ""
             if url.path.startswith("/admin/"):
-                self._send(200, self._admin(method, url.path, body))
+                self._send(200, admin(self.exchange, method, url.path, body))
                 return
             self._api(method, url.path, url.query, body)
         except ApiError as exc:
             self._send(exc.status, {"code": exc.code, "msg": exc.msg}, exc.headers)
+        except Exception:  # a bug here must still answer, never drop the connection
+            self._send(500, {"code": -1000, "msg": "An unknown error occurred while processing the request."})
 
     def _api(self, method: str, path: str, query: str, body: str) -> None:
         ex = self.exchange
         route = ROUTES.get((method, path))
         if route is None:
             raise ApiError(-1000, f"Unknown endpoint {method} {path}.", 404)
-        handler, signed, weight, places = route
-        used = {"X-MBX-USED-WEIGHT-1M": str(ex.used_weight(weight))}
+        micros = _TIME_UNITS.get(self.headers.get("X-MBX-TIME-UNIT") or "MILLISECOND")
+        unreadable: ApiError | None = None
+        try:
+            params = parse_params(query, body)
+        except ApiError as exc:
+            params, unreadable = {}, exc
+        used = ex.limiter.admit(self.client_address[0], route.weight(params), ex.now_ms())
+        try:
+            self._faults()
+            if unreadable is not None:
+                raise unreadable
+            if micros is None:
+                raise ApiError(-1194, "Invalid value for time unit; expected either MICROSECOND or MILLISECOND.")
+            answer, counted = self._call(route, query, body, params)
+        except ApiError as exc:
+            exc.headers = {**used, **exc.headers}
+            raise
+        headers = {**used, **counted}
+        if route.orders and ex.take("fail_next"):  # the order is in the book; the client hears an error
+            msg = "Internal error; unable to process your request. Please try again."
+            raise ApiError(-1001, msg, ex.faults.fail_status, headers)
+        self._send(200, wire.in_microseconds(answer) if micros else answer, headers)
+
+    def _faults(self) -> None:
+        ex = self.exchange
         if ex.faults.latency_ms:
             time.sleep(ex.faults.latency_ms / 1000)
-        retry = {"Retry-After": str(ex.faults.retry_after_s), **used}
+        retry = {"Retry-After": str(ex.faults.retry_after_s)}
         if ex.take("ban_next"):
             raise ApiError(-1003, "Way too many requests; IP(127.0.0.1) banned until later.", 418, retry)
         if ex.take("rate_limit_next"):
             msg = "Too many requests; current limit of IP(127.0.0.1) request weight per 1 minute is 6000."
             raise ApiError(-1003, msg, 429, retry)
-        params: dict[str, str] = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
-        params.update(urllib.parse.parse_qsl(body, keep_blank_values=True))
-        try:
-            if signed:
-                ex.check_signed(self.headers, query, body, params)
-            with ex.venue.lock:
-                now = ex.now_ms()
-                ex.venue.tick(now)
-                answer = handler(ex.venue, params, now)
-        except ApiError as exc:
-            exc.headers.update(used)
-            raise
-        if places and ex.take("fail_next"):  # the order is in the book; the client hears an error
-            raise ApiError(
-                -1001, "Internal error; unable to process your request. Please try again.", ex.faults.fail_status, used
-            )
-        self._send(200, answer, used)
 
-    def _admin(self, method: str, path: str, body: str) -> Any:
+    def _call(self, route: Route, query: str, body: str, params: dict[str, str]) -> tuple[Any, dict[str, str]]:
+        """The venue's answer and, for an order placed, the X-MBX-ORDER-COUNT headers."""
         ex = self.exchange
-        try:
-            raw = json.loads(body) if body else {}
-        except ValueError as exc:
-            raise ApiError(-1100, f"admin body is not JSON: {exc}") from exc
+        if route.signed:
+            ex.signer.check(self.headers.get("X-MBX-APIKEY"), query, body, params, ex.now_ms())
+        if route.orders:
+            ex.limiter.place(ex.signer.api_key, route.orders, ex.now_ms())
         with ex.venue.lock:
-            if (method, path) == ("GET", "/admin/state"):
-                return {**ex.venue.state(), "faults": ex.faults.to_json(), "serverTime": ex.now_ms()}
-            if (method, path) == ("POST", "/admin/faults"):
-                try:
-                    ex.faults = Faults.from_json(raw)
-                except (ValueError, TypeError) as exc:
-                    raise ApiError(-1100, str(exc)) from exc
-                return ex.faults.to_json()
-            if (method, path) == ("POST", "/admin/price"):
-                try:
-                    price = Decimal(str(raw["price"]))
-                except (KeyError, InvalidOperation) as exc:
-                    raise ApiError(-1102, 'send {"symbol": "BTCUSDT", "price": "51000"}') from exc
-                applied = ex.venue.set_price(str(raw.get("symbol", "")), price, ex.now_ms())
-                return {"symbol": raw.get("symbol"), "price": format(applied, "f")}
-            if (method, path) == ("POST", "/admin/reset"):
-                ex.venue.reset()
-                ex.faults = Faults()
-                return {"reset": True}
-        raise ApiError(-1000, f"Unknown admin endpoint {method} {path}.", 404)
+            now = ex.now_ms()
+            ex.venue.tick(now)
+            answer = route.handler(ex, params, now)
+        counted = ex.limiter.placed(ex.signer.api_key, route.orders, now) if route.orders else {}
+        return answer, counted
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body, separators=(",", ":")).encode()

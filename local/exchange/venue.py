@@ -6,14 +6,13 @@ raises ApiError with Binance's code and message. HTTP, signatures and faults liv
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from tradeengine.exchange.matching import Book, MatchingConfig, MatchingError, Order
+from tradeengine.exchange.matching import Book, MatchingConfig, MatchingError, Order, OrderList
 from tradeengine.exchange_info import parse_exchange_info
 from tradeengine.rules import SymbolRules
 
@@ -22,6 +21,9 @@ from local.exchange.params import ApiError, client_id, integer, need, order_requ
 from local.exchange.prices import PricePath
 
 Params = Mapping[str, str]
+ORDER_DOES_NOT_EXIST = (-2013, "Order does not exist.")
+UNKNOWN_ORDER = (-2011, "Unknown order sent.")
+CLIENT_ID_MISMATCH = (-2039, "Client order ID is not correct for this order ID.")
 
 
 class Venue:
@@ -52,43 +54,20 @@ class Venue:
             self.book.on_price(symbol, self.path.prices[symbol], now_ms)
 
     def set_price(self, symbol: str, price: Decimal, now_ms: int) -> Decimal:
-        self._symbol(symbol)
+        self.symbol(symbol)
         applied = self.path.set(symbol, price, now_ms)
         self.book.on_price(symbol, applied, now_ms)
         return applied
 
-    def exchange_info(self, params: Params, now_ms: int) -> dict[str, Any]:
-        wanted: list[str] | None = None
-        if "symbol" in params:
-            wanted = [params["symbol"]]
-        elif "symbols" in params:
-            try:
-                wanted = [str(s) for s in json.loads(params["symbols"])]
-            except (ValueError, TypeError) as exc:
-                raise ApiError(-1100, "Illegal characters found in parameter 'symbols'.") from exc
-        symbols = self.info.get("symbols", [])
-        if wanted is not None:
-            for symbol in wanted:
-                self._symbol(symbol)
-            symbols = [s for s in symbols if s["symbol"] in wanted]
-        return {**self.info, "serverTime": now_ms, "symbols": symbols}
-
-    def ticker_price(self, params: Params) -> Any:
-        if "symbol" not in params:
-            return [{"symbol": s, "price": wire.num(p)} for s, p in sorted(self.path.prices.items())]
-        symbol = self._symbol(params["symbol"])
-        return {"symbol": symbol, "price": wire.num(self.path.prices[symbol])}
-
-    def avg_price(self, params: Params, now_ms: int) -> dict[str, Any]:
-        symbol = self._symbol(need(params, "symbol"))
-        return {"mins": 5, "price": wire.num(self.path.average(symbol)), "closeTime": now_ms}
-
     # ---- account --------------------------------------------------------------------------------
-    def account(self, now_ms: int) -> dict[str, Any]:
-        return wire.account(self.book, now_ms)
+    def account(self, params: Params, now_ms: int) -> dict[str, Any]:
+        out = wire.account(self.book, now_ms)
+        if params.get("omitZeroBalances") == "true":
+            out["balances"] = [b for b in out["balances"] if Decimal(b["free"]) or Decimal(b["locked"])]
+        return out
 
     def new_order(self, params: Params, now_ms: int, test: bool = False) -> dict[str, Any]:
-        symbol = self._symbol(need(params, "symbol"))
+        symbol = self.symbol(need(params, "symbol"))
         order = order_request(params, symbol=symbol)
         price, average = self.path.prices[symbol], self.path.average(symbol)
         with _binance_errors():
@@ -100,7 +79,7 @@ class Venue:
         return wire.new_order(self.book, placed, params.get("newOrderRespType", default))
 
     def oco(self, params: Params, now_ms: int) -> dict[str, Any]:
-        symbol = self._symbol(need(params, "symbol"))
+        symbol = self.symbol(need(params, "symbol"))
         side, qty = need(params, "side"), need(params, "quantity")
         legs = [order_request(params, p, symbol=symbol, side=side, quantity=qty) for p in ("below", "above")]
         list_id = client_id(params, "listClientOrderId")
@@ -108,8 +87,31 @@ class Venue:
             placed = self.book.place_oco(legs, list_id, now_ms, self.path.prices[symbol], self.path.average(symbol))
         return wire.order_list(self.book, placed, reports=True, resp_type=params.get("newOrderRespType", "FULL"))
 
+    def legacy_oco(self, params: Params, now_ms: int) -> dict[str, Any]:
+        """The deprecated POST /api/v3/order/oco: a LIMIT_MAKER at ``price`` and a stop at ``stopPrice``
+        (STOP_LOSS_LIMIT at ``stopLimitPrice`` when sent), listed stop first as Binance does."""
+        symbol = self.symbol(need(params, "symbol"))
+        side, qty = need(params, "side"), need(params, "quantity")
+        need(params, "price"), need(params, "stopPrice")
+        limit_price = text(params, "stopLimitPrice", required=False)
+        legs = {"limitType": "LIMIT_MAKER", "limitPrice": params["price"], "stopStopPrice": params["stopPrice"]}
+        if limit_price is not None:
+            legs.update(
+                stopType="STOP_LOSS_LIMIT", stopPrice=limit_price, stopTimeInForce=need(params, "stopLimitTimeInForce")
+            )
+        else:
+            legs["stopType"] = "STOP_LOSS"
+        for leg in ("limit", "stop"):
+            if params.get(f"{leg}ClientOrderId"):
+                legs[f"{leg}ClientOrderId"] = params[f"{leg}ClientOrderId"]
+        orders = [order_request(legs, p, symbol=symbol, side=side, quantity=qty) for p in ("stop", "limit")]
+        list_id = client_id(params, "listClientOrderId")
+        with _binance_errors():
+            placed = self.book.place_oco(orders, list_id, now_ms, self.path.prices[symbol], self.path.average(symbol))
+        return wire.order_list(self.book, placed, reports=True, resp_type=params.get("newOrderRespType", "FULL"))
+
     def otoco(self, params: Params, now_ms: int) -> dict[str, Any]:
-        symbol = self._symbol(need(params, "symbol"))
+        symbol = self.symbol(need(params, "symbol"))
         working = order_request(params, "working", symbol=symbol)
         side, qty = need(params, "pendingSide"), need(params, "pendingQuantity")
         pending = [
@@ -122,27 +124,51 @@ class Venue:
         return wire.order_list(self.book, placed, reports=True, resp_type=params.get("newOrderRespType", "FULL"))
 
     def get_order(self, params: Params) -> dict[str, Any]:
-        with _binance_errors():
-            return wire.query(self._find(params))
+        order = self._find(params, CLIENT_ID_MISMATCH)
+        if order is None:
+            raise ApiError(*ORDER_DOES_NOT_EXIST)
+        return wire.query(order)
 
     def cancel_order(self, params: Params, now_ms: int) -> dict[str, Any]:
-        symbol = self._symbol(need(params, "symbol"))
-        order_id, orig = integer(params, "orderId"), text(params, "origClientOrderId", required=False)
-        if order_id is None and orig is None:
-            raise ApiError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        order = self._find(params, UNKNOWN_ORDER)
+        if order is None or not order.is_open:
+            raise ApiError(*UNKNOWN_ORDER)
         with _binance_errors():
-            order = self.book.cancel(symbol, now_ms, order_id, orig)
+            self.book.cancel(order.symbol, now_ms, order.order_id)
         return wire.canceled(order, order.client_order_id, client_id(params, "newClientOrderId"), now_ms)
 
-    def open_orders(self, params: Params) -> list[dict[str, Any]]:
-        symbol = self._symbol(params["symbol"]) if "symbol" in params else None
-        return [wire.query(o) for o in sorted(self.book.open_orders(symbol), key=lambda o: o.order_id)]
+    def cancel_open_orders(self, params: Params, now_ms: int) -> list[dict[str, Any]]:
+        """DELETE /api/v3/openOrders: every open order of the symbol; an order list answers once, whole."""
+        symbol = self.symbol(need(params, "symbol"))
+        cancel_id = client_id(params, "newClientOrderId")
+        out: list[dict[str, Any]] = []
+        for order in sorted(self.book.open_orders(symbol), key=lambda o: o.order_id):
+            if not order.is_open:  # closed meanwhile as a member of a list cancelled above
+                continue
+            if order.order_list_id >= 0:
+                out.append(self._cancel_list(self.book.lists[order.order_list_id], cancel_id, now_ms))
+                continue
+            with _binance_errors():
+                self.book.cancel(symbol, now_ms, order.order_id)
+            out.append(wire.canceled(order, order.client_order_id, cancel_id, now_ms))
+        if not out:
+            raise ApiError(*UNKNOWN_ORDER)
+        return out
 
-    def my_trades(self, params: Params) -> list[dict[str, Any]]:
-        symbol = self._symbol(need(params, "symbol"))
-        order_id, limit = integer(params, "orderId"), min(integer(params, "limit") or 500, 1000)
-        trades = [t for t in self.book.trades_for(symbol, len(self.book.trades)) if order_id in (None, t.order_id)]
-        return [wire.trade(t) for t in trades[-limit:]]
+    def cancel_order_list(self, params: Params, now_ms: int) -> dict[str, Any]:
+        """DELETE /api/v3/orderList by orderListId or listClientOrderId (both: they must agree)."""
+        symbol = self.symbol(need(params, "symbol"))
+        list_id, list_client_id = integer(params, "orderListId"), text(params, "listClientOrderId", required=False)
+        if list_id is None and list_client_id is None:
+            raise ApiError(-1102, "Param 'orderListId' or 'listClientOrderId' must be sent, but both were empty/null!")
+        found = self.book.lists.get(list_id) if list_id is not None else None
+        if list_id is None and list_client_id is not None:
+            found = self.book.lists.get(self.book.list_client_ids.get(list_client_id, -1))
+        if found is None or found.symbol != symbol or list_client_id not in (None, found.list_client_order_id):
+            raise ApiError(-2011, "Unknown order list sent.")
+        if found.list_order_status == "ALL_DONE":
+            raise ApiError(-2011, "Unknown order list sent.")
+        return self._cancel_list(found, client_id(params, "newClientOrderId"), now_ms)
 
     def get_order_list(self, params: Params) -> dict[str, Any]:
         list_id = integer(params, "orderListId")
@@ -157,17 +183,32 @@ class Venue:
         self.book = Book(self.rules, self.config, self.starting_balances)
 
     # ---- helpers --------------------------------------------------------------------------------
-    def _symbol(self, symbol: str) -> str:
+    def symbol(self, symbol: str) -> str:
         if symbol not in self.rules:
             raise ApiError(-1121, "Invalid symbol.")
         return symbol
 
-    def _find(self, params: Params) -> Order:
-        symbol = self._symbol(need(params, "symbol"))
+    def _find(self, params: Params, mismatch: tuple[int, str]) -> Order | None:
+        """By orderId, else by origClientOrderId; with both, the order found by id must carry that client id."""
+        symbol = self.symbol(need(params, "symbol"))
         order_id, orig = integer(params, "orderId"), text(params, "origClientOrderId", required=False)
         if order_id is None and orig is None:
             raise ApiError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
-        return self.book.get(symbol, order_id, orig)
+        try:
+            order = self.book.get(symbol, order_id, orig if order_id is None else None)
+        except MatchingError:
+            return None
+        if orig is not None and order.client_order_id != orig:
+            raise ApiError(*mismatch)
+        return order
+
+    def _cancel_list(self, found: OrderList, cancel_id: str, now_ms: int) -> dict[str, Any]:
+        members = [o for o in self.book.list_orders(found) if o.is_open]
+        with _binance_errors():
+            self.book.cancel(found.symbol, now_ms, members[0].order_id)  # one member cancels the whole list
+        out = wire.order_list(self.book, found, reports=False)
+        out["orderReports"] = [wire.canceled(o, o.client_order_id, cancel_id, now_ms) for o in members]
+        return out
 
 
 @contextmanager

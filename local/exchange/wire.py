@@ -166,3 +166,27 @@ def account(book: Book, now_ms: int) -> dict[str, Any]:
         "permissions": ["SPOT"],
         "uid": 1,
     }
+
+
+_TIME_FIELDS = {
+    "time",
+    "updateTime",
+    "transactTime",
+    "transactionTime",
+    "workingTime",
+    "serverTime",
+    "closeTime",
+    "openTime",
+}
+
+
+def in_microseconds(body: Any) -> Any:
+    """The same answer with every time field in microseconds (``X-MBX-TIME-UNIT: MICROSECOND``)."""
+    if isinstance(body, list):
+        return [in_microseconds(item) for item in body]
+    if not isinstance(body, dict):
+        return body
+    return {
+        k: v * 1000 if k in _TIME_FIELDS and isinstance(v, int) and v > 0 else in_microseconds(v)
+        for k, v in body.items()
+    }
