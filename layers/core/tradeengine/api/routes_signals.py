@@ -76,7 +76,11 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     "/trade/signal",
     status_code=202,
     response_model=SignalAccepted,
-    responses={200: {"model": SeedResult, "description": "with ?wait=: the signal settled in time"}, **ERROR_RESPONSES},
+    responses={
+        200: {"model": SeedResult, "description": "with ?wait=: the signal settled in time"},
+        409: {"description": "the signal_id is already used by a different signal"},
+        **ERROR_RESPONSES,
+    },
     openapi_extra=_SIGNAL_BODY,
     summary="Accept a trading signal (the seed's body, unchanged)",
 )
@@ -99,6 +103,9 @@ async def post_signal(
             result.errors,
             extra={"signal_id": result.signal_id} if result.signal_id else None,
         )
+    if result.conflict:
+        detail = {"field": "signal_id", "rule": "idempotency_key_reused", "message": result.conflict}
+        raise ApiError(409, "signal_id_conflict", result.conflict, [detail], extra={"signal_id": result.signal_id})
     sid = result.signal_id or ""  # an accepted signal always has its id
     record = result.record
     if wait:

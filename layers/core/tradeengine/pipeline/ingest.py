@@ -1,7 +1,10 @@
 """Ingest: validate a signal, record it once, and queue it for sizing (the API and the bridge share this).
 
 Exactly once, whatever the retries: the first caller creates the record (conditional write); a repeat
-answers with the existing state and ``duplicate: true``. A record left in RECEIVED (the process died
+answers with the existing state and ``duplicate: true``. A repeat is the same signal only when its validated
+content hashes the same as the recorded one (``contracts.signal.content_digest``); another signal under a
+used signal_id is a conflict, answered with ``conflict`` and never queued (an idempotency key is not
+reusable, as in payment APIs). A record left in RECEIVED (the process died
 between recording and queueing) is queued again by the repeat, and SQS FIFO's deduplication on the
 signal id makes that resend harmless. A signal that fails validation is recorded REJECTED
 (INVALID_SIGNAL) when it names its signal_id, so the strategy can look up why.
@@ -19,7 +22,7 @@ from pydantic import ValidationError
 
 from contracts.errors import describe
 from contracts.rejection import RejectionCode
-from contracts.signal import SIGNAL_ID_PATTERN, Signal, shown
+from contracts.signal import SIGNAL_ID_PATTERN, Signal, content_digest, shown
 from contracts.status import SignalState
 from tradeengine.pipeline.ports import SignalQueue, SignalRecord, Transition
 from tradeengine.pipeline.recorder import Recorder
@@ -35,6 +38,7 @@ class IngestResult:
     duplicate: bool = False
     errors: list[dict[str, str]] = field(default_factory=list)
     record: SignalRecord | None = None
+    conflict: str | None = None  # the signal_id is taken by another signal: why, in a sentence
 
     @property
     def accepted(self) -> bool:
@@ -70,6 +74,22 @@ def received(
     )
 
 
+def same_content(record: SignalRecord, signal: Signal) -> bool:
+    """Whether ``signal`` is the one ``record`` was made for (a retry), not another under a reused id."""
+    mine = content_digest(signal.model_dump(mode="json", exclude_none=True))
+    return bool(record.signal) and content_digest(record.signal) == mine
+
+
+def conflict_reason(record: SignalRecord, signal: Signal) -> str:
+    """Why ``signal`` cannot have ``record``'s id; names the key, never the other signal's content."""
+    whose = "its content" if signal.signal_id is None else "the client"
+    earlier = "a signal that was refused as invalid" if not record.signal else "a different signal"
+    return (
+        f"signal_id {record.signal_id!r} (given by {whose}) is already used by {earlier}; "
+        "a retry must repeat the same signal, a new signal needs a new signal_id"
+    )
+
+
 def record_invalid(
     signal_id: str, fields: Mapping[str, Any], errors: list[dict[str, str]], source: str, recorder: Recorder
 ) -> tuple[SignalRecord | None, bool]:
@@ -96,6 +116,9 @@ def ingest(raw: Mapping[str, Any], *, source: str, recorder: Recorder, queue: Si
     sid = signal.id
     if not recorder.create(received(sid, source, now, raw, signal)):
         existing = recorder.store.get(sid)
+        if existing is not None and not same_content(existing, signal):
+            recorder.counters.incr(SIGNALS, {"source": source, "result": "conflict"})
+            return IngestResult(sid, existing.state, record=existing, conflict=conflict_reason(existing, signal))
         if existing is not None and existing.state is not SignalState.RECEIVED:
             recorder.counters.incr(SIGNALS, {"source": source, "result": "duplicate"})
             return IngestResult(sid, existing.state, duplicate=True, record=existing)

@@ -25,9 +25,10 @@ from tradeengine.engine import decide
 from tradeengine.exchange.base import ExchangeError
 from tradeengine.pipeline.booking import working_orders, working_records
 from tradeengine.pipeline.deps import Deps
-from tradeengine.pipeline.ingest import received, record_invalid
+from tradeengine.pipeline.ingest import conflict_reason, received, record_invalid, same_content
 from tradeengine.pipeline.ports import SignalRecord
 from tradeengine.pipeline.recorder import Recorder
+from tradeengine.risk import TradingState
 from tradeengine.sizing import Holding, Market
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,13 @@ _SIGNAL_ID = re.compile(SIGNAL_ID_PATTERN)
 
 class MalformedMessage(ValueError):
     """A message with no usable signal id: it cannot be recorded, so it must end in the DLQ."""
+
+
+class ConflictingSignal(MalformedMessage):
+    """Another signal under a signal_id already recorded for a different one: dead-lettered with the reason.
+
+    Never recorded REJECTED: the record belongs to the first signal, whose own message may still be on its way.
+    """
 
 
 class RetryLater(RuntimeError):
@@ -84,9 +92,11 @@ def _size(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> SizeOutcom
         return _invalid(sid, raw, exc, body, recorder)
     sid = signal.id
     record = _ensure_record(signal, body, recorder)
+    if not same_content(record, signal):  # e.g. NATS reused an id the API recorded: trade neither twice nor this one
+        raise ConflictingSignal(conflict_reason(record, signal))
     if record.state is not SignalState.QUEUED:
         return _replay(record, signal, body, deps, recorder)
-    decision = _decide(signal, deps, recorder)
+    decision = _decide(signal, deps, recorder, str(body.get("source", "")))
     outcome = _apply(decision, signal, body, deps, recorder)
     recorder.raise_if_backlog()
     return outcome
@@ -105,7 +115,7 @@ def _ensure_record(signal: Signal, body: Mapping[str, Any], recorder: Recorder) 
     return stored
 
 
-def _decide(signal: Signal, deps: Deps, recorder: Recorder) -> OrderPlan | Rejection | Hold:
+def _decide(signal: Signal, deps: Deps, recorder: Recorder, source: str = "") -> OrderPlan | Rejection | Hold:
     if signal.action == "hold":
         return Hold(signal_id=signal.id)
     try:
@@ -126,7 +136,10 @@ def _decide(signal: Signal, deps: Deps, recorder: Recorder) -> OrderPlan | Rejec
         # The account answered: an asset it does not list is held at zero (Binance omits empty ones), not unknown.
         for asset in (rules.base_asset, rules.quote_asset):
             balances.setdefault(asset, Decimal(0))
-    policy = deps.settings.policy(deps.trading_state.get())
+    state = deps.trading_state.get()
+    if source == "flatten" and state is TradingState.HALTED:
+        state = TradingState.REDUCING  # an operator's flatten closes positions even while trading is halted
+    policy = deps.settings.policy(state)
     symbol_rules = {signal.symbol: rules} if rules is not None else {}
     holding: Holding | None = None
     working: tuple[WorkingOrder, ...] = ()
