@@ -24,7 +24,7 @@ def describe(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
         for key in ("fields", "field"):  # a rule over several fields, or a path inside meta's open part
             if isinstance(ctx.get(key), str):
                 path = ctx[key]
-        field = _safe(f"{prefix}{path}", MAX_FIELD_CHARS)
+        field = _safe(", ".join(f"{prefix}{name}" for name in path.split(", ")), MAX_FIELD_CHARS)
         out.append({"field": field, "rule": err["type"], "message": _safe(err["msg"], 500)})
     return out
 
