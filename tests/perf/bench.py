@@ -77,11 +77,14 @@ def bench_sizing(iterations: int = 20000) -> dict[str, str]:
     total = _timings_us(validate_size_risk, iterations)
     brackets = _timings_us(with_brackets, iterations // 2)
     p50 = statistics.median(total)
+    validate_p50 = statistics.median(baseline)
     return {
         "sizing_us_p50": f"{p50:.1f}",
         "sizing_us_p99": f"{_pct(total, 0.99):.1f}",
-        "sizing_baseline_validate_us_p50": f"{statistics.median(baseline):.1f}",
-        "sizing_engine_only_us_p50": f"{p50 - statistics.median(baseline):.1f}",
+        "sizing_baseline_validate_us_p50": f"{validate_p50:.1f}",
+        "sizing_engine_only_us_p50": f"{p50 - validate_p50:.1f}",
+        # Microseconds follow the machine and its load; the ratio to validation in the same run travels better.
+        "sizing_over_validate_p50": f"{p50 / validate_p50:.1f}",
         "sizing_with_brackets_us_p50": f"{statistics.median(brackets):.1f}",
         "sizing_goal_us_p50": f"{GOAL_SIZING_US_P50:.0f}",
         "sizing_goal_met": str(p50 <= GOAL_SIZING_US_P50).lower(),
