@@ -11,14 +11,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from local.stack import stack
+from local.stack.state import stack_dir
 
 console = Console()
 
@@ -33,6 +36,7 @@ def _up(redeploy: bool) -> stack.Endpoints:
 
         ends = stack.up(step, redeploy=redeploy)
     console.log(f"[green]stack ready[/] in {time.monotonic() - started:.1f}s")
+    console.print(f"[bold]HTTP API[/]: {ends.api}  (docs {ends.api}/docs, metrics {ends.api}/metrics)")
     return ends
 
 
@@ -40,19 +44,19 @@ def print_urls(ends: stack.Endpoints) -> None:
     table = Table(title="Laptop stack", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("where", overflow="fold")
-    table.add_row("HTTP API", ends.api_base)
-    table.add_row("API docs", f"{ends.api_base}/docs")
-    table.add_row("Prometheus metrics", f"{ends.api_base}/metrics")
-    table.add_row("API from scripts", f"{ends.api_request_base()[0]}  (Host: {ends.api_host})")
-    # MiniStack answers /health on every host itself; the API's own /health is reached by path.
-    table.add_row("API /health", f"{ends.api_path_base}/health")
+    table.add_row("HTTP API", ends.api)
+    table.add_row("API docs", f"{ends.api}/docs")
+    table.add_row("Prometheus metrics", f"{ends.api}/metrics")
+    table.add_row("API Gateway stage", ends.api_stage)
     table.add_row("MongoDB (audit)", f"{ends.mongo}  db petrosa, collection audit_events")
     table.add_row("NATS (JetStream)", f"{ends.nats}  subject signals.trading")
     table.add_row("Bridge metrics", f"{ends.bridge}/metrics")
     table.add_row("Local exchange", f"{ends.exchange}  (admin: /admin/price)")
     table.add_row("AWS (MiniStack)", ends.aws)
-    key_file = ".local-stack/jwt-secret"
-    table.add_row("Token", f"JWT_SECRET_KEY=$(cat {key_file}) uv run tradeengine token --scope admin")
+    key_file = stack_dir() / "jwt-secret"
+    with contextlib.suppress(ValueError):
+        key_file = key_file.relative_to(Path.cwd())
+    table.add_row("Token", f"JWT_SECRET_KEY=$(cat {key_file}) mk/uv run tradeengine token --scope admin")
     console.print(table)
 
 
@@ -96,7 +100,6 @@ def main(argv: list[str] | None = None) -> int:
         print_urls(ends)
         return 0
     from local.stack import demo
-    from local.stack.state import stack_dir
 
     results = demo.run_examples(ends, console, stack_dir() / "demo-resting-orders.json")
     console.print(demo.results_table(results))

@@ -85,20 +85,20 @@ def signal_body(example: Example, signal_id: str) -> dict[str, Any]:
 
 
 class Api:
-    """The HTTP API through the emulator's gateway, addressed by AWS's host-based form."""
+    """The HTTP API at the URL a user has: http://127.0.0.1:${API_PORT:-8000}, in front of the stage."""
 
     def __init__(self, ends: Endpoints, scopes: tuple[str, ...] = ("admin",)) -> None:
         from tradeengine.api.tokens import mint
 
-        self.base, self.host = ends.api_request_base()
+        self.base = ends.api
         self.token = mint(ends.jwt_secret, "local-demo", list(scopes), 3600)
 
     def call(self, method: str, path: str, body: Any = None, auth: bool = True) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        headers = {"Host": self.host, "content-type": "application/json"}
+        headers = {"content-type": "application/json"}
         if auth:
             headers["authorization"] = f"Bearer {self.token}"
-        url = f"{self.base}{path}"  # http://127.0.0.1:PORT: the emulator's gateway
+        url = f"{self.base}{path}"
         request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=35) as reply:  # noqa: S310 (loopback URL we built)

@@ -81,6 +81,7 @@ class Service:
     env: Callable[[Path, Mapping[str, int], Mapping[str, str]], dict[str, str]]
     ready: Callable[[Mapping[str, int]], bool]
     timeout: float  # seconds; the first run of a uv tool downloads its wheels
+    fixed_ports: Callable[[], dict[str, int]] = dict  # ports a user expects in one place; the rest are free ones
 
     def url(self, ports: Mapping[str, int]) -> str:
         scheme = {"nats": "nats", "secantusdb": "mongodb"}.get(self.name, "http")
@@ -139,6 +140,39 @@ def _bridge_env(_data: Path, ports: Mapping[str, int], ctx: Mapping[str, str]) -
     }
 
 
+DEFAULT_API_PORT = 8000  # where the seed's README and its users send signals
+
+
+def api_port() -> int:
+    """``API_PORT`` (default 8000); 0 picks a free port (the e2e tests' own stack does)."""
+    raw = os.environ.get("API_PORT", "").strip() or str(DEFAULT_API_PORT)
+    if not raw.isdigit() or int(raw) > 65535:
+        raise RuntimeError(f"API_PORT must be a port number (0 for any free port), not {raw!r}")
+    return int(raw)
+
+
+def port_free(port: int) -> bool:
+    """Whether 127.0.0.1:``port`` can be bound now (no other program listens there)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _api_ports() -> dict[str, int]:
+    port = api_port()
+    return {"main": port} if port else {}
+
+
+def _api_argv(_data: Path, ports: Mapping[str, int], ctx: Mapping[str, str]) -> list[str]:
+    return [sys.executable, "-m", "local.stack.api_proxy", "--port", str(ports["main"]), "--upstream", ctx["api_stage"]]
+
+
 def _plain_env(_data: Path, _ports: Mapping[str, int], _ctx: Mapping[str, str]) -> dict[str, str]:
     return _base_env()
 
@@ -157,6 +191,8 @@ SERVICES: dict[str, Service] = {
         Service("bridge", "functions.bridge", ("main",),
                 lambda _d, _p, _c: [sys.executable, "-m", "functions.bridge"], _bridge_env,
                 lambda p: _http_ok(f"http://127.0.0.1:{p['main']}/readyz"), 60),
+        Service("api", "local.stack.api_proxy", ("main",), _api_argv, _plain_env,
+                lambda p: procs.port_open(p["main"]), 15, fixed_ports=_api_ports),
     )
 }  # fmt: skip
 SERVERS = ("ministack", "nats", "secantusdb", "exchange")  # started first, in parallel; the bridge needs a deploy
@@ -164,7 +200,8 @@ SERVERS = ("ministack", "nats", "secantusdb", "exchange")  # started first, in p
 
 def start(service: Service, data: Path, ctx: Mapping[str, str]) -> dict[str, object]:
     """Start one server on free ports; returns its state record (pid, ports, url, log)."""
-    ports = {name: procs.free_port() for name in service.ports}
+    fixed = service.fixed_ports()
+    ports = {name: fixed.get(name) or procs.free_port() for name in service.ports}
     data.mkdir(parents=True, exist_ok=True)
     log = data / f"{service.name}.log"
     pid = procs.spawn(service.argv(data, ports, ctx), log, service.env(data, ports, ctx), cwd=ROOT)

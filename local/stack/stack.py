@@ -2,7 +2,8 @@
 
 ``up`` reuses every server whose recorded PID still runs it and starts the others on free ports (in
 parallel: the uv tool environments take the longest the first time), deploys template.yaml, then
-starts the bridge against the deployed signals queue. ``down`` stops each recorded PID's group.
+starts the bridge against the deployed signals queue and the API proxy in front of the deployed HTTP API
+(``http://127.0.0.1:${API_PORT:-8000}``, see ``local.stack.api_proxy``). ``down`` stops each recorded PID's group.
 If AWS_ENDPOINT_URL names an AWS emulator already running (e.g. LocalStack), it is used instead of
 MiniStack.
 """
@@ -29,25 +30,14 @@ def _quiet(_part: str, _msg: str) -> None:
 @dataclass
 class Endpoints:
     aws: str
-    api_host: str  # {apiId}.execute-api.localhost:PORT, AWS's host-based form
-    api_base: str  # http://{api_host}
+    api: str  # http://127.0.0.1:${API_PORT:-8000}: the deployed HTTP API, where users send signals
+    api_stage: str  # the same stage at the emulator: http://127.0.0.1:PORT/_aws/execute-api/{apiId}/$default
     nats: str
     mongo: str
     exchange: str
     bridge: str
     functions: dict[str, str]  # logical id -> deployed function name
     jwt_secret: str
-
-    @property
-    def api_path_base(self) -> str:
-        """The same API by path (LocalStack's form): http://127.0.0.1:PORT/_aws/execute-api/{id}/$default."""
-        base, host = self.api_request_base()
-        return f"{base}/_aws/execute-api/{host.split('.', 1)[0]}/$default"
-
-    def api_request_base(self) -> tuple[str, str]:
-        """(http://127.0.0.1:PORT, Host header): *.localhost resolves in browsers, not in every resolver."""
-        port = self.api_host.rsplit(":", 1)[1]
-        return f"http://127.0.0.1:{port}", self.api_host
 
 
 def _external_aws() -> str | None:
@@ -114,9 +104,34 @@ def up(step: Step = _quiet, redeploy: bool = False) -> Endpoints:
     try:
         _ensure(state, "bridge", ctx, step)
         state.servers["bridge"]["queue"] = ctx["signals_queue_url"]
+        _ensure_api(state, api_stage(d), step)
     finally:
         state.save()
     return endpoints(state)
+
+
+def api_stage(deployed: dict[str, Any]) -> str:
+    """The HTTP API's $default stage by path at the emulator (MiniStack's and LocalStack's form).
+
+    By path rather than by ``{apiId}.execute-api.localhost`` host: MiniStack answers ``/health`` on every
+    host itself, and not every resolver knows ``*.localhost``."""
+    api_id = deployed["outputs"]["ApiUrl"].split("://", 1)[1].split(".", 1)[0]
+    return f"{deployed['endpoint']}/_aws/execute-api/{api_id}/$default"
+
+
+def _ensure_api(state: State, stage: str, step: Step) -> None:
+    """The API proxy on API_PORT (default 8000) in front of ``stage``; a clear error if the port is taken."""
+    record = state.servers.get("api", {})
+    wanted = services.api_port()
+    if state.running("api") and (record.get("upstream") != stage or wanted not in (0, record["ports"]["main"])):
+        procs.stop(record.get("pid"), services.SERVICES["api"].marker)  # another stage or another port
+    if not state.running("api") and wanted and not services.port_free(wanted):
+        raise RuntimeError(
+            f"port {wanted} is taken by another program, so the HTTP API cannot be served at "
+            f"http://127.0.0.1:{wanted}. Stop that program, or choose another port: API_PORT={wanted + 1} make run"
+        )
+    _ensure(state, "api", {"api_stage": stage}, step)
+    state.servers["api"]["upstream"] = stage
 
 
 def endpoints(state: State | None = None) -> Endpoints:
@@ -124,12 +139,11 @@ def endpoints(state: State | None = None) -> Endpoints:
     d = state.deploy
     if not d:
         raise RuntimeError("the stack is not deployed: run `make run` (or python -m local.stack up)")
-    host = d["outputs"]["ApiUrl"].split("://", 1)[1].rstrip("/")  # {apiId}.execute-api.localhost:PORT
     functions = {k: v for k, v in d["physical"].items() if d["types"].get(k) == "AWS::Serverless::Function"}
     return Endpoints(
         aws=d["endpoint"],
-        api_host=host,
-        api_base=f"http://{host}",
+        api=state.url("api") if "api" in state.servers else "",
+        api_stage=api_stage(d),
         nats=state.url("nats"),
         mongo=state.url("secantusdb"),
         exchange=state.url("exchange"),
@@ -141,7 +155,7 @@ def endpoints(state: State | None = None) -> Endpoints:
 
 def down(step: Step = _quiet) -> None:
     state = State.load()
-    for name in ("bridge", *reversed(services.SERVERS)):
+    for name in ("api", "bridge", *reversed(services.SERVERS)):
         record = state.servers.get(name)
         if record is None:
             continue
@@ -156,6 +170,6 @@ def status() -> dict[str, dict[str, Any]]:
     state = State.load()
     return {
         name: {**state.servers[name], "running": state.running(name)}
-        for name in ("ministack", "nats", "secantusdb", "exchange", "bridge")
+        for name in ("ministack", "nats", "secantusdb", "exchange", "bridge", "api")
         if name in state.servers
     }

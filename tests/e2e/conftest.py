@@ -25,6 +25,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.Endp
     with pytest.MonkeyPatch.context() as mp:
         if not REUSE:
             mp.setenv("LOCAL_STACK_DIR", str(tmp_path_factory.mktemp("local-stack")))
+            mp.setenv("API_PORT", "0")  # a free port: a `make run` on 8000 may be serving beside us
         mp.delenv("AWS_ENDPOINT_URL", raising=False)  # MiniStack, not whatever the shell points at
         started = time.monotonic()
         try:

@@ -85,7 +85,7 @@ class Settings(BaseSettings):
             state=state or self.trading_state,
         )
 
-    # Exchange adapters and stores (issue 3)
+    # Exchange adapters and stores
     binance_base_url: str | None = None  # e.g. http://127.0.0.1:8900 for the local exchange; wins over testnet
     binance_recv_window_ms: int = Field(default=5000, gt=0, le=60000)
     binance_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     rules_table: str = "tradeengine-exchange-rules"
     paper_book_table: str = "tradeengine-paper-book"
 
-    # Pipeline state and queues (issue 4)
+    # Pipeline state and queues
     signals_table: str = "tradeengine-signals"
     counters_table: str = "tradeengine-counters"
     control_table: str = "tradeengine-control"
@@ -107,11 +107,11 @@ class Settings(BaseSettings):
     signals_dlq_url: str | None = None  # unreadable signal messages, with their reason
     orders_dlq_url: str | None = None  # unreadable order-plan messages, with their reason
 
-    # Audit trail in MongoDB (issue 4)
+    # Audit trail in MongoDB
     audit_collection: str = "audit_events"
     audit_retention_days: int | None = Field(default=None, gt=0)  # None keeps events forever (TTL on `at`)
 
-    # Wiring of the functions (issue 4/6)
+    # Wiring of the functions
     idempotency_table: str = "tradeengine-idempotency"
     market_data_url: str = "https://api.binance.com"  # paper prices: Binance public REST, or the local exchange
     paper_starting_balances: str = "USDT=10000"  # ASSET=amount,... for a new paper book
