@@ -187,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--scope", action="append", required=True, metavar="SCOPE", help="repeatable")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600, at most 7 days)")
     token.add_argument("--subject", default="local", help="who the token speaks for (the 'sub' claim)")
+    token.add_argument("--strategy", action="append", default=None,
+                       help="a strategy the token may act for (repeatable; none: every strategy)")  # fmt: skip
     token.set_defaults(func=_cmd_token)
     return parser
 
@@ -206,7 +208,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
     if secret is None or not secret.get_secret_value():
         raise UsageError("JWT_SECRET_KEY is not set (nor JWT_SECRET_ID); the API would not accept any token")
     try:
-        print(mint(secret.get_secret_value(), args.subject, args.scope, args.ttl))
+        print(mint(secret.get_secret_value(), args.subject, args.scope, args.ttl, strategies=args.strategy))
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     return 0

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     jwt_secret_key: SecretStr | None = None
+    jwt_max_lifetime_seconds: int = Field(default=7 * 24 * 3600, gt=0)  # a token living longer (exp - iat) is refused
     # Secrets Manager names/ARNs read at cold start (stores.secrets.resolve_settings) when the plain value
     # above is unset: on AWS only the name sits in the Lambda environment, never the value.
     jwt_secret_id: str | None = None  # SecretString = the HS256 key (plain text)

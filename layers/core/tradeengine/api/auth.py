@@ -1,8 +1,10 @@
 """Bearer-token checks as FastAPI dependencies: ``Depends(require(Scope.ORDERS_READ))``.
 
 401 (with ``WWW-Authenticate: Bearer``) when there is no usable token; 403 when the token is good but
-lacks the scope (``admin`` implies every scope). When JWT_SECRET_KEY is unset (allowed only in a local
-environment, see ``check_auth_config``) every protected route answers 401: the API fails closed.
+lacks the scope (``admin`` implies every scope). A token with a ``strategies`` claim acts only for those
+strategies: every route that touches a strategy's signals asks ``may_act_for`` (one rule, one place).
+When JWT_SECRET_KEY is unset (allowed only in a local environment, see ``check_auth_config``) every
+protected route answers 401: the API fails closed.
 """
 
 from __future__ import annotations
@@ -78,10 +80,46 @@ def principal(
             headers=_challenge("invalid_token", "no verification key configured"),
         )
     try:
-        return verify(credentials.credentials, secret)
+        return verify(credentials.credentials, secret, request.app.state.deps.settings.jwt_max_lifetime_seconds)
     except TokenError as exc:
         log.info("refused a bearer token: %s", exc.code)
         raise ApiError(401, exc.code, exc.message, headers=_challenge("invalid_token", exc.message)) from exc
+
+
+def may_act_for(principal: Principal, strategy_id: str) -> bool:
+    """Whether ``principal`` may post, read or close ``strategy_id``'s signals, orders and positions.
+
+    ``admin`` and tokens without a ``strategies`` claim act for every strategy; any other token only for
+    the strategies it names.
+    """
+    return principal.admin or principal.strategies is None or strategy_id in principal.strategies
+
+
+def forbid_other_strategies(principal: Principal, strategy_id: object) -> None:
+    """403 unless ``principal`` may act for ``strategy_id`` (anything a client sent: validation judges it later)."""
+    if principal.admin or principal.strategies is None:
+        return
+    if isinstance(strategy_id, str) and may_act_for(principal, strategy_id.strip()):
+        return
+    named = ", ".join(sorted(principal.strategies or ()))
+    raise ApiError(
+        403,
+        "strategy_not_allowed",
+        f"this token acts only for the strategies {named}; the signal names another",
+        [{"field": "strategy_id", "rule": "token_strategies", "message": f"allowed: {named}"}],
+    )
+
+
+def forbid_strategy_tokens(principal: Principal, what: str) -> None:
+    """403 for a token limited to some strategies on a route that acts on the whole account."""
+    if principal.admin or principal.strategies is None:
+        return
+    raise ApiError(
+        403,
+        "strategy_not_allowed",
+        f"{what} acts on the whole account; a token limited to strategies ({', '.join(sorted(principal.strategies))})"
+        " cannot use it",
+    )
 
 
 def require(scope: Scope) -> Callable[[Principal], Principal]:

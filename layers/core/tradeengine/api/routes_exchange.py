@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
-from tradeengine.api.auth import require
+from tradeengine.api.auth import forbid_strategy_tokens, require
 from tradeengine.api.context import get_deps
 from tradeengine.api.encode import balance_json, jsonable, order_json
 from tradeengine.api.errors import ApiError
@@ -73,6 +73,7 @@ def get_account(
     who: Annotated[Principal, Depends(require(Scope.ACCOUNT_READ))],
     deps: Annotated[Deps, Depends(get_deps)],
 ) -> JSONResponse:
+    forbid_strategy_tokens(who, "GET /account")
     balances = call_exchange(deps.exchange.balances, "the account")
     held = [balance_json(b) for _, b in sorted(balances.items()) if b.free or b.locked]
     return JSONResponse({"mode": deps.settings.mode, "venue": deps.exchange.name, "balances": held})
@@ -96,6 +97,7 @@ def get_order(
     who: Annotated[Principal, Depends(require(Scope.ORDERS_READ))],
     deps: Annotated[Deps, Depends(get_deps)],
 ) -> JSONResponse:
+    forbid_strategy_tokens(who, "GET /order")  # an exchange order is not tied to a strategy here
     name = symbol.upper()
     order = call_exchange(lambda: deps.exchange.get_order(name, **_order_ref(order_ref)), f"order {order_ref}", name)
     if order is None:
@@ -110,6 +112,7 @@ def cancel_order(
     who: Annotated[Principal, Depends(require(Scope.ORDERS_WRITE))],
     deps: Annotated[Deps, Depends(get_deps)],
 ) -> JSONResponse:
+    forbid_strategy_tokens(who, "DELETE /order")
     name = symbol.upper()
     what = f"order {order_ref} on {name}"
     outcome = call_exchange(lambda: deps.exchange.cancel_order(name, **_order_ref(order_ref)), what, name)

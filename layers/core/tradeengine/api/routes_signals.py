@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from contracts import wire
 from contracts.signal import SIGNAL_ID_PATTERN
 from contracts.status import TERMINAL, SignalState
-from tradeengine.api.auth import require
+from tradeengine.api.auth import forbid_other_strategies, may_act_for, require
 from tradeengine.api.context import get_deps
 from tradeengine.api.encode import jsonable, record_json
 from tradeengine.api.errors import ApiError
@@ -94,6 +94,7 @@ async def post_signal(
     ] = None,
 ) -> JSONResponse:
     raw = await read_json_object(request)
+    forbid_other_strategies(who, raw.get("strategy_id"))  # before anything is recorded under its signal_id
     result = await run_in_threadpool(_ingest, raw, deps)
     if result.errors:
         raise ApiError(
@@ -182,6 +183,6 @@ def get_signal(
     deps: Annotated[Deps, Depends(get_deps)],
 ) -> JSONResponse:
     record = deps.store.get(signal_id)
-    if record is None:
+    if record is None or not may_act_for(who, record.strategy_id):  # another strategy's signal: as if absent
         raise ApiError(404, "signal_not_found", f"no signal {signal_id}")
     return JSONResponse(record_json(record))
