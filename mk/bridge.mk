@@ -1,4 +1,4 @@
-# The NATS -> SQS bridge (issue 5): benchmark, and a k3d cluster for machines with Docker.
+# The NATS -> SQS bridge: benchmark, and a k3d cluster for machines with Docker.
 .PHONY: bench-bridge k3d-up k3d-down help-bridge
 
 K3D_CLUSTER ?= petrosa

@@ -1,4 +1,4 @@
-# Proof under faults and bad input (issue 7): the fault matrix, the full fuzz run, and the e2e/package benches.
+# Proof under faults and bad input: the fault matrix, the full fuzz run, and the e2e/package benches.
 #   make chaos          every fault scenario at full size (tests/chaos), then schemathesis with >= 1,000 requests
 #                       and the malformed-NATS run (tests/fuzz); exit 0 only if all survived
 #   make bench-e2e      API -> order acknowledged over the real handlers on MiniStack + the local exchange

@@ -1,4 +1,4 @@
-# Deployable stack (issue 6): template.yaml (SAM), infra/ (CDK), the shared layer (layers/Makefile).
+# Deployable stack: template.yaml (SAM), infra/ (CDK), the shared layer (layers/Makefile).
 #   make validate           cfn-lint + sam validate --lint + cdk synth (with cdk-nag), all offline
 #   make deploy ENV=dev     sam build && sam deploy --config-env dev   (needs AWS credentials; not run in tests)
 #   make cdk-deploy ENV=dev the CDK route: npx aws-cdk deploy (same resources, plus the dashboard)

@@ -1,4 +1,4 @@
-# Release and security targets (issue 8). The release itself runs in .github/workflows/release.yml;
+# Release and security targets. The release itself runs in .github/workflows/release.yml;
 # these are the same steps a person can run locally without touching anything.
 .PHONY: release-dry-run security security-code security-deps security-workflows
 

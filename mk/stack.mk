@@ -1,4 +1,4 @@
-# The laptop stack (issue 6): MiniStack + nats-server + SecantusDB + local exchange + bridge, no Docker.
+# The laptop stack: MiniStack + nats-server + SecantusDB + local exchange + bridge, no Docker.
 # `make run` itself is defined in the main Makefile (it runs `python -m local.stack run`).
 .PHONY: demo invoke stack-up stack-stop stack-status dry-run e2e help-stack
 

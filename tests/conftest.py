@@ -1,4 +1,4 @@
-"""Shared fixtures: real exchangeInfo data (trimmed copies of the snapshots in shared/data/binance)."""
+"""Shared fixtures: real exchangeInfo data (trimmed copies of Binance snapshots of 2021 and 2026, tests/fixtures)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ Each message: MessageGroupId = symbol (one symbol's signals are handled in order
 MessageDeduplicationId = signal id, body = JSON with Decimals as plain strings (never ``1E-8``).
 
 SQS FIFO deduplicates for 5 minutes only: a resend of the same signal id later than that is delivered
-again, which is why execution is idempotent per signal id as well (DESIGN.md §5), not just the queue.
+again, which is why execution is idempotent per signal id as well (docs/DESIGN.md, "One order per
+signal"), not just the queue.
 
 ``create_queues`` builds the queues the way template.yaml declares them (for the local stack and
 tests): each main queue with its DLQ (``*-dlq.fifo``, 14 days' retention) and a redrive policy after
