@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--strategy", action="append", default=None,
                        help="a strategy the token may act for (repeatable; none: every strategy)")  # fmt: skip
     token.set_defaults(func=_cmd_token)
+    from tradeengine import cli_book  # positions, performance: the book of a running stack, over its API
+
+    cli_book.add_commands(sub)
     return parser
 
 

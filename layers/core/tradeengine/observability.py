@@ -52,7 +52,10 @@ HELP: dict[str, str] = {
     ERRORS: "Errors by type.",
     LATENCY: "Time from a signal's receipt to its outcome, in seconds.",
     NATS: "NATS messages processed by the bridge, by status.",
+    "tradeengine_position_quantity": "Base quantity each strategy holds of a symbol, by the book.",
+    "tradeengine_realized_pnl": "Realized PnL after fees per strategy, in the quote asset, by the book.",
 }
+GAUGES = frozenset({"tradeengine_position_quantity", "tradeengine_realized_pnl"})  # levels, read at scrape
 HISTOGRAMS: dict[str, tuple[float, ...]] = {LATENCY: LATENCY_BUCKETS}
 _SEED_COUNTERS = (TRADES, ERRORS, NATS)
 

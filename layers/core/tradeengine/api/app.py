@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 
 from contracts.signal import Signal
 from tradeengine import __version__, observability
-from tradeengine.api import errors, routes_exchange, routes_ops, routes_signals, routes_trading
+from tradeengine.api import errors, routes_book, routes_exchange, routes_ops, routes_signals, routes_trading
 from tradeengine.api.auth import check_auth_config
 from tradeengine.api.guard import MAX_BODY_BYTES, Guard
 from tradeengine.pipeline.deps import Deps
@@ -44,7 +44,7 @@ def create_app(deps_factory: Callable[[], Deps], *, max_body: int = MAX_BODY_BYT
     secrets = (settings.jwt_secret_key, settings.binance_api_key, settings.binance_api_secret, settings.mongodb_url)
     redactor = errors.Redactor(secret.get_secret_value() if secret else None for secret in secrets)
     errors.install(app, redactor)
-    for module in (routes_signals, routes_exchange, routes_trading, routes_ops):
+    for module in (routes_signals, routes_book, routes_exchange, routes_trading, routes_ops):
         app.include_router(module.router)
     app.add_middleware(Guard, redactor=redactor, max_body=max_body)
     app.openapi = _openapi(app)  # type: ignore[method-assign]

@@ -19,7 +19,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from tradeengine.observability import _SEED_COUNTERS, HELP, HISTOGRAMS, Snapshot
+from tradeengine.observability import _SEED_COUNTERS, GAUGES, HELP, HISTOGRAMS, Snapshot
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -96,7 +96,9 @@ class _SnapshotCollector(Collector):
     @staticmethod
     def _plain(name: str, series: Mapping[tuple[tuple[str, str], ...], float]) -> Metric:
         clean = _INVALID_NAME.sub("_", name)
-        if clean.endswith("_total"):
+        if name in GAUGES:
+            family = Metric(clean, HELP.get(name, name), "gauge")
+        elif clean.endswith("_total"):
             family = Metric(clean[: -len("_total")], HELP.get(name, name), "counter")
         else:
             family = Metric(clean, HELP.get(name, name), "untyped")

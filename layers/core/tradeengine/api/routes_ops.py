@@ -6,6 +6,7 @@ and the JWT key are set, never what they are.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -18,8 +19,10 @@ from tradeengine import __version__
 from tradeengine.api.context import get_deps
 from tradeengine.observability import PROMETHEUS_CONTENT_TYPE as CONTENT_TYPE
 from tradeengine.observability import Snapshot
+from tradeengine.pipeline.booking import book_levels
 from tradeengine.pipeline.deps import Deps
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
 
 PROBE_ID = "health-probe"  # a signal id no strategy sends; reading it proves the store answers
@@ -84,6 +87,11 @@ def live() -> dict[str, str]:
 )
 async def metrics(request: Request, deps: Annotated[Deps, Depends(get_deps)]) -> PlainTextResponse:
     snapshot: Snapshot = await run_in_threadpool(deps.counters.snapshot)
+    if deps.ledger is not None:  # the book's levels, read now from the positions every function shares
+        try:
+            snapshot = {**snapshot, **book_levels(await run_in_threadpool(deps.ledger.positions))}
+        except Exception as exc:  # the counters still answer; the gauges are missing from this scrape
+            log.warning("book levels unavailable for /metrics: %s", type(exc).__name__)
     labels = f'mode="{deps.settings.mode}",version="{__version__}"'
     info = f"# TYPE tradeengine_build_info gauge\ntradeengine_build_info{{{labels}}} 1\n"
     render: Callable[[Snapshot], str] = request.app.state.render_metrics

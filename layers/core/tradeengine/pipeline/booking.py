@@ -207,6 +207,19 @@ def _emit(position: Position, deps: Deps) -> None:
     observability.emit_gauge(REALIZED_PNL, float(position.realized_pnl), pnl_labels)
 
 
+def book_levels(positions: Iterable[Position]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The book as Prometheus gauge series: quantity per (strategy, symbol), realized PnL per (strategy, quote)."""
+    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    pnl: dict[tuple[str, str], Decimal] = {}
+    for p in positions:
+        out[(POSITION_QUANTITY, (("strategy", p.strategy_id), ("symbol", p.symbol)))] = float(p.quantity)
+        key = (p.strategy_id, p.quote_asset)
+        pnl[key] = pnl.get(key, Decimal(0)) + p.realized_pnl
+    for (strategy, quote), value in pnl.items():
+        out[(REALIZED_PNL, (("quote", quote), ("strategy", strategy)))] = float(value)
+    return out
+
+
 # ---- what protects a position: the strategy's working orders ----------------------------------------------
 
 

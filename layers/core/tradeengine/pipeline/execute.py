@@ -41,7 +41,7 @@ from tradeengine.exchange.base import (
 from tradeengine.observability import LATENCY, LATENCY_BUCKETS
 from tradeengine.pipeline.booking import BookUnavailable, book_order, refresh_position
 from tradeengine.pipeline.deps import Deps
-from tradeengine.pipeline.exits import describe_outcome, order_summary, place_exits
+from tradeengine.pipeline.exits import describe_outcome, follow_exits, order_summary, place_exits
 from tradeengine.pipeline.recorder import Recorder
 from tradeengine.pipeline.size import MalformedMessage, RetryLater
 
@@ -246,6 +246,7 @@ def _cancel_first(plan: OrderPlan, body: Mapping[str, Any], deps: Deps, recorder
         canceled.append(
             {"client_order_id": ref.client_order_id, "status": order.status.value if order else "UNKNOWN_ORDER"}
         )
+    _settle_canceled_exits(plan, deps, recorder)
     position = refresh_position(strategy, symbol, deps)
     rules = deps.rules.get(symbol)
     step = rules.lot_size.step_size if rules is not None and rules.lot_size is not None else Decimal(0)
@@ -267,6 +268,19 @@ def _cancel_first(plan: OrderPlan, body: Mapping[str, Any], deps: Deps, recorder
         notes = (*notes, f"sells {plain(qty)}: the position after the cancels")
         return plan.model_copy(update={"order": plan.order.model_copy(update={"quantity": qty}), "notes": notes})
     return plan.model_copy(update={"notes": notes})
+
+
+def _settle_canceled_exits(plan: OrderPlan, deps: Deps, recorder: Recorder) -> None:
+    """The signals whose exits the close just canceled stop being watched now (closed_by null, canceled_by
+    this close), so the position shows no exit protecting it; the monitor would otherwise do it later."""
+    for sid in dict.fromkeys(ref.signal_id for ref in plan.cancel_first):
+        record = deps.store.get(sid)
+        if record is None or not record.watching_exits or record.plan is None:
+            continue
+        try:
+            follow_exits(record, OrderPlan.model_validate(record.plan), deps, recorder, {"canceled_by": plan.signal_id})
+        except ExchangeError as exc:  # the monitor finishes it on its next run
+            log.warning("exits of %s not settled after the close: %s", sid, exc.message)
 
 
 def _lookup_order(symbol: str, client_order_id: str, deps: Deps) -> ExchangeOrder | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contracts.money import plain
 from contracts.orders import BracketKind, OrderPlan, Side
@@ -14,12 +15,20 @@ from tradeengine.exchange.base import (
     ExchangeOrder,
     OcoRequest,
     OrderListResult,
+    OrderStatus,
     PlaceOutcome,
     Rejected,
     Unknown,
 )
 from tradeengine.rules import SymbolRules
 from tradeengine.sizing import SizingConfig
+
+if TYPE_CHECKING:
+    from tradeengine.pipeline.deps import Deps
+    from tradeengine.pipeline.ports import SignalRecord
+    from tradeengine.pipeline.recorder import Recorder
+
+TRADES = "tradeengine_trades_total"
 
 
 def received_quantity(plan: OrderPlan, entry: ExchangeOrder, rules: SymbolRules, config: SizingConfig) -> Decimal:
@@ -111,3 +120,35 @@ def order_summary(order: ExchangeOrder) -> dict[str, Any]:
         ],
         "commission": commission,
     }
+
+
+def follow_exits(
+    record: SignalRecord, plan: OrderPlan, deps: Deps, recorder: Recorder, extra: Mapping[str, Any] | None = None
+) -> bool:
+    """Look up each exit leg of a FILLED signal (booking what they filled); once none is working any more,
+    record how the position was closed (``execution.exit_result``) and stop watching. True: closed now.
+
+    The monitor calls it on every run; a close calls it right after canceling the legs (``extra`` says so)."""
+    from tradeengine.pipeline.booking import book_order
+
+    b = plan.brackets
+    legs = {"stop_loss": b.stop_loss, "take_profit": b.take_profit} if b is not None else {}
+    ended: dict[str, ExchangeOrder] = {}
+    for name, leg in legs.items():
+        if leg is None:
+            continue
+        order = deps.exchange.get_order(plan.order.symbol, client_order_id=leg.new_client_order_id)
+        if order is not None and order.executed_qty > 0:  # a leg filling (even in part) reduces the position
+            book_order(order, record.signal_id, record.strategy_id, "exit", deps)
+        if order is None or order.status.is_open:
+            return False  # still working (or not visible yet): look again on the next run
+        ended[name] = order
+    closed_by = next((name for name, order in ended.items() if order.status is OrderStatus.FILLED), None)
+    result = {"closed_by": closed_by, "legs": {name: order_summary(order) for name, order in ended.items()}}
+    result.update(extra or {})
+    execution = {**dict(record.execution or {}), "exit_result": result}
+    if recorder.close_exits(record.signal_id, execution, detail={"exit_result": result}) is None:
+        return False
+    status = "exit_filled" if closed_by else "exit_ended"
+    deps.counters.incr(TRADES, {"status": status, "type": closed_by or "none"})
+    return True

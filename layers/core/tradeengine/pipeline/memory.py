@@ -11,7 +11,7 @@ from typing import Any
 
 from contracts.status import AuditEvent, SignalState
 from tradeengine.book import BookFill, Position
-from tradeengine.pipeline.ports import OpenPosition, SignalRecord, TradingStateInfo, Transition, walk_group
+from tradeengine.pipeline.ports import OpenPosition, SignalQuery, SignalRecord, TradingStateInfo, Transition, walk_group
 from tradeengine.risk import TradingState
 
 
@@ -89,6 +89,10 @@ class MemorySignalStore:
             )
             self._rows[signal_id] = new
             return new
+
+    def list_signals(self, query: SignalQuery, limit: int = 100, after: str | None = None) -> list[SignalRecord]:
+        rows = [r for sid, r in sorted(self._rows.items()) if (after is None or sid > after) and query.matches(r)]
+        return rows[: max(limit, 0)]
 
     def open_signals(self, limit: int = 100, after: OpenPosition | None = None) -> Sequence[SignalRecord]:
         rows = sorted((OpenPosition.of(r), r) for r in self._rows.values() if walk_group(r) is not None)

@@ -25,11 +25,11 @@ from typing import Any
 
 from contracts.orders import OrderPlan
 from contracts.status import SignalState
-from tradeengine.exchange.base import ExchangeError, ExchangeOrder, OrderStatus
+from tradeengine.exchange.base import ExchangeError
 from tradeengine.pipeline.booking import book_order
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.execute import STATE_OF, TRADES, exits_after_fill, exits_working
-from tradeengine.pipeline.exits import order_summary
+from tradeengine.pipeline.exits import follow_exits, order_summary
 from tradeengine.pipeline.ports import OpenPosition, SignalRecord
 from tradeengine.pipeline.recorder import Recorder
 
@@ -154,23 +154,4 @@ def _new_fills(previous: Mapping[str, Any], current: Mapping[str, Any]) -> list[
 
 def _follow_exits(record: SignalRecord, plan: OrderPlan, deps: Deps, recorder: Recorder) -> str | None:
     """Look up each exit leg; once none is working any more, record how the position was closed."""
-    b = plan.brackets
-    legs = {"stop_loss": b.stop_loss, "take_profit": b.take_profit} if b is not None else {}
-    ended: dict[str, ExchangeOrder] = {}
-    for name, leg in legs.items():
-        if leg is None:
-            continue
-        order = deps.exchange.get_order(plan.order.symbol, client_order_id=leg.new_client_order_id)
-        if order is not None and order.executed_qty > 0:  # a leg filling (even in part) reduces the position
-            book_order(order, record.signal_id, record.strategy_id, "exit", deps)
-        if order is None or order.status.is_open:
-            return None  # still working (or not visible yet): look again on the next run
-        ended[name] = order
-    closed_by = next((name for name, order in ended.items() if order.status is OrderStatus.FILLED), None)
-    result = {"closed_by": closed_by, "legs": {name: order_summary(order) for name, order in ended.items()}}
-    execution = {**dict(record.execution or {}), "exit_result": result}
-    if recorder.close_exits(record.signal_id, execution, detail={"exit_result": result}) is None:
-        return None
-    status = "exit_filled" if closed_by else "exit_ended"
-    deps.counters.incr(TRADES, {"status": status, "type": closed_by or "none"})
-    return EXITED
+    return EXITED if follow_exits(record, plan, deps, recorder) else None

@@ -60,6 +60,24 @@ class SignalRecord:
         return self.state.terminal
 
 
+@dataclass(frozen=True, slots=True)
+class SignalQuery:
+    """The list view's filters (each optional)."""
+
+    strategy_id: str | None = None
+    symbol: str | None = None
+    state: str | None = None
+    since: datetime | None = None
+
+    def matches(self, record: SignalRecord) -> bool:
+        return (
+            (self.strategy_id is None or record.strategy_id == self.strategy_id)
+            and (self.symbol is None or record.symbol == self.symbol)
+            and (self.state is None or record.state.value == self.state)
+            and (self.since is None or record.created_at >= self.since)
+        )
+
+
 class SignalStateStore(Protocol):
     def create(self, record: SignalRecord) -> bool:
         """Insert if no record has this signal id. False: it exists already (nothing written)."""
@@ -101,6 +119,10 @@ class SignalStateStore(Protocol):
     ) -> SignalRecord | None:
         """The exits of a FILLED signal have ended: record ``execution`` and one more FILLED step, and stop
         watching. None when the signal is not watching its exits (someone else closed them first)."""
+        ...
+
+    def list_signals(self, query: SignalQuery, limit: int = 100, after: str | None = None) -> list[SignalRecord]:
+        """At most ``limit`` signals matching ``query``, in the store's own order, after the signal id ``after``."""
         ...
 
     def open_signals(self, limit: int = 100, after: OpenPosition | None = None) -> Sequence[SignalRecord]:

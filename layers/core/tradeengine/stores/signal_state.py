@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from contracts.money import dumps
 from contracts.status import SignalState
-from tradeengine.pipeline.ports import EXITING, OPEN_STATES, WALK, OpenPosition, SignalRecord, Transition
+from tradeengine.pipeline.ports import EXITING, OPEN_STATES, WALK, OpenPosition, SignalQuery, SignalRecord, Transition
 from tradeengine.stores import aws
 
 if TYPE_CHECKING:
@@ -363,4 +363,38 @@ class DynamoDBSignalStateStore:
                 if "LastEvaluatedKey" not in page:
                     break
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found
+
+    def list_signals(self, query: SignalQuery, limit: int = 100, after: str | None = None) -> list[SignalRecord]:
+        """Signals matching ``query``, at most ``limit``, after the signal id ``after`` (a Scan with a filter:
+        the list view is an operator's look, paced by its page size; the pipeline never scans)."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        terms = []
+        for attr, value in (("strategy_id", query.strategy_id), ("symbol", query.symbol), ("state", query.state)):
+            if value is not None:
+                names[f"#{attr}"], values[f":{attr}"] = attr, {"S": value}
+                terms.append(f"#{attr} = :{attr}")
+        if query.since is not None:
+            names["#created"], values[":since"] = "created_at", {"S": _iso(query.since)}
+            terms.append("#created >= :since")
+        kwargs: dict[str, Any] = {"TableName": self._table, "ConsistentRead": True}
+        if terms:
+            kwargs |= {
+                "FilterExpression": " AND ".join(terms),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        if after:
+            kwargs["ExclusiveStartKey"] = {"pk": {"S": after}}
+        found: list[SignalRecord] = []
+        while len(found) < limit:
+            page = self._ddb.scan(**kwargs)
+            for item in page.get("Items", ()):
+                found.append(record_from_item(item))
+                if len(found) >= limit:
+                    return found
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return found

@@ -1,0 +1,154 @@
+"""``tradeengine positions`` and ``tradeengine performance``: the strategy book of a running stack, as tables.
+
+They read the HTTP API (``--api``, default the laptop stack's ``http://127.0.0.1:$API_PORT``) with a
+bearer token: ``--token``, else ``TRADEENGINE_TOKEN``, else one minted with ``orders:read`` from
+``JWT_SECRET_KEY`` or the laptop stack's ``.local-stack/jwt-secret``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tradeengine.cli import UsageError
+
+TIMEOUT_S = 10
+
+
+class BookCommandError(UsageError):
+    """The API could not be asked or refused (exit 2, with the reason)."""
+
+
+def add_commands(sub: Any) -> None:
+    positions = sub.add_parser("positions", help="positions per strategy and symbol, with PnL (a running stack)")
+    _common(positions)
+    positions.add_argument("--strategy", help="only this strategy")
+    positions.add_argument("--symbol", help="only this symbol")
+    positions.add_argument("--all", action="store_true", help="closed positions too")
+    positions.set_defaults(func=_cmd_positions)
+    perf = sub.add_parser("performance", help="a strategy's round trips, wins, losses, PnL and drawdown")
+    _common(perf)
+    perf.add_argument("strategy", help="the strategy_id")
+    perf.add_argument("--since", help="only round trips closed at or after this ISO-8601 time")
+    perf.set_defaults(func=_cmd_performance)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    port = os.environ.get("API_PORT", "8000")
+    parser.add_argument("--api", default=f"http://127.0.0.1:{port}", help="the HTTP API's base URL")
+    parser.add_argument("--token", help="bearer token (default: TRADEENGINE_TOKEN, or minted locally)")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+
+
+def _token(args: argparse.Namespace) -> str:
+    if args.token or os.environ.get("TRADEENGINE_TOKEN"):
+        return str(args.token or os.environ["TRADEENGINE_TOKEN"])
+    secret = os.environ.get("JWT_SECRET_KEY")
+    stack_file = Path(os.environ.get("LOCAL_STACK_DIR", ".local-stack")) / "jwt-secret"
+    if not secret and stack_file.is_file():
+        secret = stack_file.read_text().strip()
+    if not secret:
+        raise BookCommandError("no token: pass --token, set TRADEENGINE_TOKEN, or JWT_SECRET_KEY to mint one")
+    from tradeengine.api.tokens import mint
+
+    return mint(secret, "cli", ["orders:read"], 300)
+
+
+def get_json(args: argparse.Namespace, path: str, params: dict[str, str | None]) -> Any:
+    query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+    url = f"{args.api.rstrip('/')}{path}" + (f"?{query}" if query else "")
+    if not url.startswith(("http://", "https://")):
+        raise BookCommandError(f"--api must be an http(s) URL, not {args.api!r}")
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {_token(args)}"})  # noqa: S310 - http(s) only, checked above
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 - http(s) only, checked above
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")[:300]
+        raise BookCommandError(f"{url} answered {exc.code}: {detail}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise BookCommandError(f"cannot reach {url}: {getattr(exc, 'reason', exc)} (is the stack up?)") from None
+
+
+def _pages(args: argparse.Namespace, path: str, params: dict[str, str | None], name: str) -> list[Any]:
+    items: list[Any] = []
+    cursor = None
+    while True:
+        page = get_json(args, path, {**params, "limit": "500", "cursor": cursor})
+        items += page.get(name, [])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items
+
+
+def _cmd_positions(args: argparse.Namespace) -> int:
+    params = {"strategy_id": args.strategy, "symbol": args.symbol, "include_closed": "true" if args.all else None}
+    rows = _pages(args, "/positions", params, "positions")
+    if args.json:
+        print(json.dumps({"positions": rows}, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="positions", title_justify="left")
+    for column in ("strategy", "symbol", "quantity", "avg entry", "mark", "unrealized", "realized", "fees", "exits"):
+        table.add_column(column, justify="left" if column in ("strategy", "symbol") else "right", no_wrap=True)
+    for p in rows:
+        table.add_row(
+            p["strategy_id"],
+            p["symbol"],
+            p["quantity"],
+            p["average_entry_price"] or "-",
+            p["mark_price"] or "-",
+            _money(p["unrealized_pnl"], p["quote_asset"]),
+            _money(p["realized_pnl"], p["quote_asset"]),
+            _money(p["fees"], p["quote_asset"]),
+            str(len(p.get("protected_by", []))),
+        )
+    Console().print(table if rows else "no positions")
+    return 0
+
+
+def _money(value: str | None, quote: str) -> str:
+    return "-" if value is None else f"{value} {quote}"
+
+
+def _cmd_performance(args: argparse.Namespace) -> int:
+    path = f"/strategies/{urllib.parse.quote(args.strategy, safe='')}/performance"
+    body = get_json(args, path, {"since": args.since})
+    if args.json:
+        print(json.dumps(body, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"performance of {body['strategy_id']}", title_justify="left")
+    columns = ("symbol", "trades", "wins", "losses", "realized", "fees", "best", "worst", "max drawdown")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "symbol" else "right", no_wrap=True)
+    for symbol, s in body["symbols"].items():
+        table.add_row(symbol, *_perf_cells(s))
+    for quote, s in body["by_quote_asset"].items():
+        table.add_row(f"all ({quote})", *_perf_cells({**s, "quote_asset": quote}), style="bold")
+    Console().print(table)
+    return 0
+
+
+def _perf_cells(s: dict[str, Any]) -> list[str]:
+    q = s["quote_asset"]
+    return [
+        str(s["trades"]),
+        str(s["wins"]),
+        str(s["losses"]),
+        _money(s["realized_pnl"], q),
+        _money(s["fees"], q),
+        _money(s["best_trade"], q),
+        _money(s["worst_trade"], q),
+        _money(s["max_drawdown"], q),
+    ]
