@@ -28,9 +28,8 @@ validate: install
 cdk-synth: install
 	CDK_OUTDIR=$(CDK_OUT) $(UV) run python -m infra.app
 
-# sam build needs python3.12 on PATH for the functions (the layer cross-builds with uv, see layers/Makefile).
-deploy:
-	$(SAM) build
+# make build (mk/ops.mk) runs sam build with python3.12 found on PATH, uv or pyenv (the layer cross-builds with uv).
+deploy: build
 	$(SAM) deploy --config-env $(ENV)
 
 # The CDK route, for operators who prefer it: the CDK CLI from npm; Environment comes from ENV.

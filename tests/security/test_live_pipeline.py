@@ -103,7 +103,7 @@ def test_only_live_mode_with_credentials_places_orders_on_the_exchange(chaos_ser
         assert post(fns["api"], signal(sid), token())[0] == 202
         run_pipeline(stack, fns, [sid], timeout_s=30)
         record = stack.deps().store.get(sid)
-        health = fns["api"].handler(_get("/health"), FakeContext())
+        health = fns["api"].handler(_get("/health", bearer=token()), FakeContext())  # the detail needs a token
         outcomes[name] = (record.state.value, sum(exchange_orders(chaos_servers).values()), json.loads(health["body"]))
     state, orders, health = outcomes["simulation, credentials set"]
     assert (state, orders, health["mode"], health["live_trading"]) == ("FILLED", 0, "simulation", False)

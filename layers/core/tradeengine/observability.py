@@ -93,6 +93,11 @@ class SecretRedactor:
         self.add(*(v for v in vars(settings).values() if isinstance(v, SecretStr)))
         self.settings_loaded = True
 
+    def values(self) -> tuple[str, ...]:
+        """Every secret value known so far, longest first (the API's error redactor masks these too)."""
+        with self._lock:
+            return tuple(sorted(self._values, key=len, reverse=True))
+
     def __call__(self, text: str) -> str:
         for value in sorted(self._values, key=len, reverse=True):  # longest first: a URL before its password
             if value in text:

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 LOCAL_ENVIRONMENTS = frozenset({"local", "development", "dev", "test", "testing", "ci"})
 
 _bearer = HTTPBearer(auto_error=False, description="HS256 JWT from `tradeengine token --scope ...`")
+bearer_scheme = _bearer  # for routes that read a token without requiring one (/health)
 
 
 class ConfigurationError(Exception):
@@ -63,6 +64,17 @@ def _challenge(error: str | None = None, description: str | None = None, scope: 
     if scope:
         parts.append(f'scope="{scope}"')
     return {"WWW-Authenticate": "Bearer " + ", ".join(parts)}
+
+
+def principal_or_none(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal | None:
+    """The token's principal when there is a valid one, else None (for routes that only say more to a caller)."""
+    secret: str | None = request.app.state.jwt_secret
+    if credentials is None or secret is None:
+        return None
+    try:
+        return verify(credentials.credentials, secret, request.app.state.deps.settings.jwt_max_lifetime_seconds)
+    except TokenError:
+        return None
 
 
 def principal(

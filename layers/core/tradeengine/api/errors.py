@@ -8,13 +8,15 @@ an exception.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tradeengine import observability
 
 REDACTED = "[redacted]"
 
@@ -41,15 +43,18 @@ class ApiError(Exception):
 
 
 class Redactor:
-    """Replaces every configured secret value in outgoing text."""
+    """Replaces every configured secret value in outgoing text: the settings' own, and every secret the log
+    redactor learned since (keys read from Secrets Manager when the exchange was built, for instance)."""
 
-    def __init__(self, secrets: Iterable[str | None]) -> None:
+    def __init__(self, secrets: Iterable[str | None], known: Callable[[], Iterable[str]] | None = None) -> None:
         # Longest first, so a secret that contains another is replaced whole.
         self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._known = known if known is not None else observability.redactor.values
 
     def text(self, value: str) -> str:
-        for secret in self._secrets:
-            value = value.replace(secret, REDACTED)
+        for secret in (*self._secrets, *self._known()):
+            if secret in value:
+                value = value.replace(secret, REDACTED)
         return value
 
     def deep(self, value: Any) -> Any:

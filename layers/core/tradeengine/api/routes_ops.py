@@ -1,7 +1,8 @@
-"""Operations, no token: /health (mode, version, dependencies), /ready, /live, /metrics (Prometheus text).
+"""Operations, no token: /health (status, mode, version), /ready, /live, /metrics (Prometheus text).
 
-Nothing here echoes configuration values: /health says *which* mode is live and *whether* credentials
-and the JWT key are set, never what they are.
+/health tells anyone only its status, mode and version; with a valid bearer token (any scope) it adds the
+detail: environment, whether credentials and the JWT key are set (never what they are), the adapters and
+their probes. Nothing here echoes configuration values.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials
 
 from tradeengine import __version__
+from tradeengine.api.auth import bearer_scheme, principal_or_none
 from tradeengine.api.context import get_deps
 from tradeengine.observability import PROMETHEUS_CONTENT_TYPE as CONTENT_TYPE
 from tradeengine.observability import Snapshot
 from tradeengine.pipeline.booking import book_levels
 from tradeengine.pipeline.deps import Deps
+from tradeengine.stores.secrets import credentials_configured
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
@@ -47,23 +51,25 @@ def _dependencies(deps: Deps) -> dict[str, Any]:
     }
 
 
-@router.get("/health", summary="Mode (simulation / testnet / mainnet), version and dependencies")
-async def health(request: Request, deps: Annotated[Deps, Depends(get_deps)]) -> JSONResponse:
+@router.get("/health", summary="Status, mode (simulation / testnet / mainnet) and version; detail with a token")
+async def health(
+    request: Request,
+    deps: Annotated[Deps, Depends(get_deps)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> JSONResponse:
     settings = deps.settings
     dependencies = await run_in_threadpool(_dependencies, deps)
     healthy = all(d.get("status", "ok") == "ok" for d in dependencies.values())
-    return JSONResponse(
-        {
-            "status": "ok" if healthy else "degraded",
-            "mode": settings.mode,
-            "version": __version__,
+    body: dict[str, Any] = {"status": "ok" if healthy else "degraded", "mode": settings.mode, "version": __version__}
+    if principal_or_none(request, credentials) is not None:
+        body |= {
             "environment": settings.environment,
             "live_trading": settings.mode != "simulation",
-            "exchange_credentials": bool(settings.binance_api_key and settings.binance_api_secret),
-            "auth": "configured" if request.app.state.jwt_secret else "unconfigured: every protected route answers 401",
+            "exchange_credentials": credentials_configured(settings),
+            "auth": "configured",
             "dependencies": dependencies,
         }
-    )
+    return JSONResponse(body)
 
 
 @router.get("/ready", summary="503 until the state store and trading state answer")

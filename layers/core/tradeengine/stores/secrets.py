@@ -6,7 +6,9 @@
   Lambda environment, so ``lambda:GetFunctionConfiguration`` reveals no value.
 
 Nothing here logs or repeats a secret value; errors name the secret id and the AWS error code only.
-boto3 is imported only when a secret is actually read.
+Every value read here is handed to the log redactor (``observability.add_secret``) as it is read, which
+the API's error redactor consults too: a secret is masked however it was loaded, not only when it came
+from the environment. boto3 is imported only when a secret is actually read.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ class SecretUnavailable(RuntimeError):
     pass
 
 
+def _mask(*values: SecretStr | str) -> None:
+    from tradeengine import observability  # lazy: the log machinery is not needed to name a secret
+
+    observability.add_secret(*values)
+
+
 def _secret_string(secret_id: str, sm_client: Any) -> str:
     """The raw ``SecretString`` of a secret (an ARN or a name); errors carry the id and the AWS code only."""
     sm = sm_client or aws.client("secretsmanager")
@@ -39,6 +47,7 @@ def _secret_string(secret_id: str, sm_client: Any) -> str:
     text = answer.get("SecretString")
     if not isinstance(text, str):
         raise SecretUnavailable(f"secret {secret_id!r} holds no SecretString")
+    _mask(text)
     return text
 
 
@@ -51,7 +60,9 @@ def load_secret_json(secret_id: str, *, sm_client: Any = None) -> dict[str, Secr
         raise SecretUnavailable(f"secret {secret_id!r} is not a JSON object") from None
     if not isinstance(values, dict):
         raise SecretUnavailable(f"secret {secret_id!r} is not a JSON object")
-    return {str(k): SecretStr(str(v)) for k, v in values.items()}
+    secrets = {str(k): SecretStr(str(v)) for k, v in values.items()}
+    _mask(*secrets.values())
+    return secrets
 
 
 def _reveal(value: SecretStr | str) -> str:
@@ -76,13 +87,20 @@ class BinanceCredentials:
         return cls(SecretStr(_reveal(key)), SecretStr(_reveal(secret)))
 
 
-def credentials_from_settings(settings: Settings) -> BinanceCredentials | None:
+def credentials_from_settings(settings: Settings, sm_client: Any = None) -> BinanceCredentials | None:
     """From BINANCE_API_KEY / BINANCE_API_SECRET, else from the Secrets Manager secret BINANCE_SECRET_ID."""
     if settings.binance_api_key is not None and settings.binance_api_secret is not None:
+        _mask(settings.binance_api_key, settings.binance_api_secret)
         return BinanceCredentials(settings.binance_api_key, settings.binance_api_secret)
     if settings.binance_secret_id:
-        return BinanceCredentials.from_mapping(load_secret_json(settings.binance_secret_id))
+        return BinanceCredentials.from_mapping(load_secret_json(settings.binance_secret_id, sm_client=sm_client))
     return None
+
+
+def credentials_configured(settings: Settings) -> bool:
+    """Whether the venue has credentials: both in the environment, or a Secrets Manager secret named for them
+    (read when the exchange is built, at cold start: a function whose secret cannot be read does not start)."""
+    return bool(settings.binance_api_key and settings.binance_api_secret) or bool(settings.binance_secret_id)
 
 
 def load_secret_text(secret_id: str, *, sm_client: Any = None) -> SecretStr:
@@ -102,6 +120,7 @@ def load_secret_text(secret_id: str, *, sm_client: Any = None) -> SecretStr:
             text = only
     if not text:
         raise SecretUnavailable(f"secret {secret_id!r} is empty")
+    _mask(text)
     return SecretStr(text)
 
 
