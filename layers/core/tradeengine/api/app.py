@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 
 from contracts.signal import Signal
 from tradeengine import __version__, observability
-from tradeengine.api import errors, routes_book, routes_exchange, routes_ops, routes_signals, routes_trading
+from tradeengine.api import docs, errors, routes_book, routes_exchange, routes_ops, routes_signals, routes_trading
 from tradeengine.api.auth import check_auth_config
 from tradeengine.api.guard import MAX_BODY_BYTES, Guard
 from tradeengine.pipeline.deps import Deps
@@ -34,7 +34,7 @@ def create_app(deps_factory: Callable[[], Deps], *, max_body: int = MAX_BODY_BYT
         title="Petrosa Trading Engine",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served by api.docs, from the package instead of a CDN
         openapi_url="/openapi.json",
         redoc_url=None,
     )
@@ -46,6 +46,7 @@ def create_app(deps_factory: Callable[[], Deps], *, max_body: int = MAX_BODY_BYT
     errors.install(app, redactor)
     for module in (routes_signals, routes_book, routes_exchange, routes_trading, routes_ops):
         app.include_router(module.router)
+    docs.install(app)
     app.add_middleware(Guard, redactor=redactor, max_body=max_body)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
