@@ -229,6 +229,33 @@ def exchange_orders(servers: Servers) -> Counter[str]:
     return Counter(str(o.get("client_order_id") or o.get("clientOrderId")) for o in book["orders"])
 
 
+def book_problems(stack: Stack, deps: Any, signal_ids: Iterable[str]) -> list[str]:
+    """The strategy book against the exchange's own book: every signal's order booked exactly, each fill once
+    (the ledger's entry fills of a signal sum to what the exchange says its order executed)."""
+    from decimal import Decimal
+
+    from tradeengine.sizing_base import client_order_id
+
+    executed = {
+        str(o.get("client_order_id")): Decimal(str(o.get("executed_qty", "0")))
+        for o in stack.servers.admin("state")["book"]["orders"]
+    }
+    problems = []
+    ledgers: dict[tuple[str, str], list[Any]] = {}
+    for sid in signal_ids:
+        record = deps.store.get(sid)
+        if record is None:
+            continue
+        key = (record.strategy_id, record.symbol)
+        if key not in ledgers:
+            ledgers[key] = deps.ledger.fills(*key)
+        booked = sum((f.qty for f in ledgers[key] if f.signal_id == sid and f.role != "exit"), Decimal(0))
+        want = executed.get(client_order_id(sid), Decimal(0))
+        if booked != want:
+            problems.append(f"{sid}: the book holds {booked} of its order's {want} executed")
+    return problems
+
+
 def tally(stack: Stack, fns: dict[str, ModuleType], signal_ids: Iterable[str], audit: bool = True) -> Tally:
     """Run the monitor once, then count: every accepted signal needs exactly one order and a known fate."""
     from tradeengine.sizing_base import client_order_id
@@ -252,6 +279,7 @@ def tally(stack: Stack, fns: dict[str, ModuleType], signal_ids: Iterable[str], a
             stored = len(deps.audit.events(sid))
             if stored != len(record.history):
                 problems.append(f"{sid}: audit has {stored} of {len(record.history)} steps")
+    problems += book_problems(stack, deps, ids)
     for url in (stack.signals_dlq, stack.orders_dlq):
         left = stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
         if int(left["Attributes"]["ApproximateNumberOfMessages"]):

@@ -208,6 +208,73 @@ def execution_crash_after_accept(servers: Servers, size: Size) -> Tally:
     return tally(stack, fns_after, ids)
 
 
+class _CrashingLedger:
+    """The ledger of one execution container, dying before it records a fill, once per signal."""
+
+    def __init__(self, real: Any, crash_on: set[str]) -> None:
+        self._real, self._crash_on = real, crash_on
+
+    def add(self, fills: Any) -> Any:
+        doomed = {f.signal_id for f in fills} & self._crash_on
+        if doomed:
+            self._crash_on.difference_update(doomed)
+            raise Crash(f"execution died between the fill and the ledger write of {sorted(doomed)}")
+        return self._real.add(fills)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def book_crash_before_ledger(servers: Servers, size: Size) -> Tally:
+    """The order filled, then the execution container died before the fill reached the ledger (and before
+    the state moved on): the redelivery finds the order by client order id and books it, once."""
+    stack = _fresh(servers, visibility_timeout=3)
+    fns = functions(stack)
+    ids = _post_all(stack, fns, _ids("bookcrash", size.signals))
+    crash_on = set(ids[:2])
+    fatal = fns["execution"]
+    fatal.DEPS.ledger = _CrashingLedger(fatal.DEPS.ledger, crash_on)
+    fns_after = {**fns, "execution": stack.load("execution")}
+    while receive_and_run(stack, fns, "sizing"):
+        pass
+    deadline = time.monotonic() + 30
+    while crash_on and time.monotonic() < deadline:
+        event = receive(stack.sqs, stack.orders_url, wait_s=1)
+        if event["Records"]:
+            settle(stack.sqs, stack.orders_url, event, invoke(fatal, event, FakeContext(remaining_ms=2000)))
+    run_pipeline(stack, fns_after, ids, timeout_s=60)
+    return tally(stack, fns_after, ids)
+
+
+def book_duplicate_fill_reports(servers: Servers, size: Size) -> Tally:
+    """Every filled order reported again and again: four monitor containers and four execution
+    containers book the same orders at once (the redelivery, the monitor and execution racing). The
+    ledger's conditional writes keep each fill once."""
+    from tradeengine.pipeline.booking import book_order
+
+    stack = _fresh(servers)
+    fns = functions(stack)
+    ids = _post_all(stack, fns, _ids("bookdup", size.signals))
+    run_pipeline(stack, fns, ids, timeout_s=60)
+    containers = [stack.load(stage).DEPS for stage in ("monitor", "execution") for _ in range(4)]
+    deps = stack.deps()
+    reports = []
+    for sid in ids:
+        record = deps.store.get(sid)
+        entry = (record.execution or {}).get("entry", {}) if record else {}
+        if entry.get("client_order_id"):
+            order = deps.exchange.get_order(record.symbol, client_order_id=entry["client_order_id"])
+            reports.append((order, sid, record.strategy_id))
+
+    def report_all(container: Any) -> None:
+        for order, sid, strategy in reports:
+            book_order(order, sid, strategy, "entry", container)
+
+    with ThreadPoolExecutor(len(containers)) as pool:
+        list(pool.map(report_all, containers))
+    return tally(stack, fns, ids)
+
+
 class _CrashingPlans:
     """orders.fifo of one sizing container, dying right after the k-th plan was sent (state not saved)."""
 
@@ -424,6 +491,8 @@ MATRIX: dict[str, Scenario] = {
     "mongodb_down": mongo_down,
     "ddb_conditional_races": ddb_conditional_races,
     "api_and_nats_at_once": api_and_nats_at_once,
+    "book_crash_before_ledger": book_crash_before_ledger,
+    "book_duplicate_fill_reports": book_duplicate_fill_reports,
 }
 
 

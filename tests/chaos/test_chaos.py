@@ -22,6 +22,8 @@ SUBSET = [
     "bridge_killed_mid_batch",
     "api_and_nats_at_once",
     "mongodb_down",
+    "book_crash_before_ledger",
+    "book_duplicate_fill_reports",
 ]
 
 
