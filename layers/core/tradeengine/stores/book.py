@@ -159,7 +159,9 @@ class DynamoDBLedger:
 
     def positions(self, strategy_id: str | None = None) -> list[Position]:
         prefix = f"{strategy_id}#" if strategy_id is not None else None
-        return [position_from_item(i) for i in self._query(POSITIONS, prefix)]
+        found = [position_from_item(i) for i in self._query(POSITIONS, prefix)]
+        # exact: a strategy id may itself hold '#' ("a#b" shares the prefix "a#")
+        return [p for p in found if strategy_id is None or p.strategy_id == strategy_id]
 
     def _query(self, pk: str, prefix: str | None = None) -> list[dict[str, Any]]:
         condition = "pk = :pk" + (" AND begins_with(sk, :prefix)" if prefix else "")
