@@ -192,3 +192,14 @@ def test_times_in_microseconds_on_request(url: str) -> None:
     account = call(url, "GET", "/api/v3/account", signed_query(), headers={"X-MBX-TIME-UNIT": "microsecond"})
     assert len(str(account.body["updateTime"])) == 16
     assert call(url, "GET", "/api/v3/time", headers={"X-MBX-TIME-UNIT": "second"}).body["code"] == -1194
+
+
+def test_a_time_range_over_24_hours_is_refused(url: str) -> None:
+    start = now_ms() - 2 * 86_400_000
+    reply = signed(url, "GET", "/api/v3/allOrders", symbol="BTCUSDT", startTime=start, endTime=now_ms())
+    assert (reply.status, reply.body) == (
+        400,
+        {"code": -1127, "msg": "More than 24 hours between startTime and endTime."},
+    )
+    in_microseconds = signed(url, "GET", "/api/v3/allOrders", symbol="BTCUSDT", startTime=(now_ms() - 1000) * 1000)
+    assert in_microseconds.status == 200
