@@ -87,6 +87,18 @@ def add_monitoring(stack: TradeEngineStack) -> None:
             width=12,
         ),
     )
+    dashboard.add_widgets(
+        cw.GraphWidget(
+            title="Realized PnL per strategy, quote asset (tradeengine_realized_pnl, the book)",
+            left=[_search(stack, "tradeengine_realized_pnl", "Maximum", "")],
+            width=12,
+        ),
+        cw.GraphWidget(
+            title="Position quantity per strategy and symbol (tradeengine_position_quantity)",
+            left=[_search(stack, "tradeengine_position_quantity", "Maximum", "")],
+            width=12,
+        ),
+    )
     if stack.config.is_local:
         return  # the laptop has no CloudWatch to page anyone
     topic_arn = stack.config.optional("AlarmTopicArn")

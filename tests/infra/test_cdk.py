@@ -91,6 +91,8 @@ def test_dashboard_shows_latency_trades_errors_and_dlq_depth(synth: tuple[str, d
         "tradeengine_errors_total",
         "Errors",
         "Dead-letter queue depth",
+        "tradeengine_realized_pnl",
+        "tradeengine_position_quantity",
     ):
         assert needle in body, needle
 
