@@ -191,6 +191,22 @@ def test_an_otoco_counts_three_orders(url: str) -> None:
     assert signed(url, "POST", "/api/v3/order", **ORDER, price="48000").body["code"] == -1015
 
 
+def test_raw_requests_are_counted_one_each_whatever_their_weight(url: str) -> None:
+    raw = {"rateLimitType": "RAW_REQUESTS", "interval": "DAY", "intervalNum": 1, "limit": 3}
+    limits(url, enforce=True, rate_limits=[weight_per_day(10_000), raw])
+    assert [call(url, "GET", path).status for path in ("/api/v3/ping", "/api/v3/exchangeInfo", "/api/v3/time")] == [
+        200,
+        200,
+        200,
+    ]
+    refused = call(url, "GET", "/api/v3/ping")
+    assert (refused.status, refused.body) == (
+        429,
+        {"code": -1003, "msg": "Too many requests; current limit is 3 requests per 1 DAY."},
+    )
+    assert refused.headers["X-MBX-USED-WEIGHT-1D"] == "22"
+
+
 def test_reset_clears_counts_and_bans(url: str) -> None:
     limits(url, enforce=True, rate_limits=[weight_per_day(1)], ban_after=1, ban_seconds=600)
     assert [call(url, "GET", "/api/v3/ping").status for _ in range(3)] == [200, 429, 418]
