@@ -4,14 +4,18 @@ SHELL := /bin/bash
 UV ?= $(CURDIR)/mk/uv
 PYTEST_ARGS ?=
 
-.PHONY: install test unit lint bench run help
+.PHONY: install test unit lint bench run help help-main
 .DEFAULT_GOAL := help
 
-help:
-	@echo "make run    - the laptop stack (no Docker): deploy, send the seed's examples via the HTTP API and NATS, serve until Ctrl-C"
-	@echo "make test   - the whole test suite (installs what it needs)"
-	@echo "make lint   - ruff + mypy (strict on contracts and tradeengine; functions and local too)"
-	@echo "make bench  - benchmarks, printed as BENCH key=value"
+# Each mk/<area>.mk adds `help: help-<area>`; prerequisites run in order, so these lines come first.
+help: help-main
+help-main:
+	@echo "make run      - the laptop stack (no Docker): deploy, send the seed's examples via the HTTP API and NATS, serve until Ctrl-C"
+	@echo "make test     - the whole test suite (installs what it needs)"
+	@echo "make install  - uv (when missing) and the locked environment: uv sync --all-extras --frozen"
+	@echo "make unit     - the unit tests only (PYTEST_ARGS=... for more pytest options)"
+	@echo "make lint     - ruff + mypy (strict on contracts and tradeengine; functions and local too)"
+	@echo "make bench    - benchmarks, printed as BENCH key=value"
 
 install:
 	@$(UV) sync --all-extras --frozen --quiet

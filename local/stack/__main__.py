@@ -6,6 +6,8 @@
 - ``demo``: ``up``, the examples and the table, then exit: 0 only if every example reached its
   expected state. The stack keeps running (``down`` stops it).
 - ``down``: stop every recorded server by its PID.  ``status``: what runs, where.
+- ``setup``: build the uv tool environments of MiniStack and SecantusDB now (``make setup``), so the
+  first ``up`` does not wait for them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
+import subprocess  # nosec B404 - runs the uv tool environments' own Python
 import sys
 import time
 from pathlib import Path
@@ -20,7 +23,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from local.stack import stack
+from local.stack import services, stack
 from local.stack.state import stack_dir
 
 console = Console()
@@ -80,11 +83,18 @@ def _serve_forever() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status", "run", "demo"])
+    parser.add_argument("command", choices=["up", "down", "status", "run", "demo", "setup"])
     parser.add_argument("--redeploy", action="store_true", help="deploy even if nothing changed")
     args = parser.parse_args(argv)
     if args.command == "down":
         stack.down(lambda part, msg: console.log(f"[cyan]{part:<10}[/] {msg}"))
+        return 0
+    if args.command == "setup":
+        for name, argv in services.tool_environments().items():
+            console.log(f"[cyan]{name:<10}[/] {' '.join(argv[-3:])}")
+            if subprocess.run(argv, check=False).returncode != 0:  # noqa: S603 (argv built by local.stack.services)
+                console.print(f"[red]{name}: its tool environment could not be built[/]")
+                return 1
         return 0
     if args.command == "status":
         for name, record in stack.status().items():

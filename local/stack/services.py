@@ -37,6 +37,15 @@ def uvx() -> list[str]:
     return [sys.executable, "-m", "uv", "tool", "run"]
 
 
+def tool_environments() -> dict[str, list[str]]:
+    """The commands that build (or find cached) each server's uv tool environment and import it, starting nothing."""
+    withs = [arg for pkg in MINISTACK_WITH for arg in ("--with", pkg)]
+    return {
+        "ministack": [*uvx(), "--python", "3.11", "--from", MINISTACK, *withs, "python", "-c", "import ministack"],
+        "secantusdb": [*uvx(), "--from", SECANTUSDB, "python", "-c", "import secantus"],
+    }
+
+
 def nats_server_binary() -> str:
     beside = Path(sys.executable).parent / "nats-server"
     found = str(beside) if beside.exists() else shutil.which("nats-server")
