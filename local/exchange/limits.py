@@ -176,28 +176,32 @@ class RateLimiter:
         with self._lock:
             return self._weight_headers(self._ips.setdefault(ip, _Client()), now_ms)
 
-    def place(self, account: str, orders: int, now_ms: int) -> None:
-        """Before an order is placed: -1015 (429) when it would go past an ORDERS limit."""
+    def place(self, account: str, orders: int, now_ms: int) -> dict[str, str]:
+        """Before an order is placed: count it (-1015, 429, when it would go past an ORDERS limit).
+
+        Counted before placing, under one lock, so concurrent orders cannot slip past the limit
+        together; ``release`` gives the count back when the venue then refuses the order. Returns the
+        X-MBX-ORDER-COUNT headers.
+        """
         with self._lock:
             client = self._accounts.setdefault(account, _Client())
-            if not self.settings.enforce:
-                return
-            for limit in self.limits:
-                if limit.kind == "ORDERS" and client.used(limit, now_ms) + orders > limit.limit:
+            ordering = [limit for limit in self.limits if limit.kind == "ORDERS"]
+            for limit in ordering if self.settings.enforce else ():
+                if client.used(limit, now_ms) + orders > limit.limit:
                     retry = {"Retry-After": str(_seconds_left(limit, now_ms))}
                     msg = f"Too many new orders; current limit is {limit.limit} orders per {limit.per}."
                     raise ApiError(-1015, msg, 429, retry)
+            for limit in ordering:
+                client.add(limit, now_ms, orders)
+            return {f"X-MBX-ORDER-COUNT-{limit.suffix}": str(client.used(limit, now_ms)) for limit in ordering}
 
-    def placed(self, account: str, orders: int, now_ms: int) -> dict[str, str]:
-        """After an order was placed: count it; the X-MBX-ORDER-COUNT headers."""
+    def release(self, account: str, orders: int, now_ms: int) -> None:
+        """The venue refused the order after all: it counts nothing."""
         with self._lock:
             client = self._accounts.setdefault(account, _Client())
-            headers = {}
             for limit in self.limits:
                 if limit.kind == "ORDERS":
-                    client.add(limit, now_ms, orders)
-                    headers[f"X-MBX-ORDER-COUNT-{limit.suffix}"] = str(client.used(limit, now_ms))
-            return headers
+                    client.add(limit, now_ms, -min(orders, client.used(limit, now_ms)))
 
     def order_counts(self, account: str, now_ms: int) -> list[dict[str, Any]]:
         """GET /api/v3/rateLimit/order."""

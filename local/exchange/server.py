@@ -139,13 +139,16 @@ class RequestHandler(BaseHTTPRequestHandler):
         ex = self.exchange
         if route.signed:
             ex.signer.check(self.headers.get("X-MBX-APIKEY"), query, body, params, ex.now_ms())
-        if route.orders:
-            ex.limiter.place(ex.signer.api_key, route.orders, ex.now_ms())
-        with ex.venue.lock:
-            now = ex.now_ms()
-            ex.venue.tick(now)
-            answer = route.handler(ex, params, now)
-        counted = ex.limiter.placed(ex.signer.api_key, route.orders, now) if route.orders else {}
+        counted = ex.limiter.place(ex.signer.api_key, route.orders, ex.now_ms()) if route.orders else {}
+        try:
+            with ex.venue.lock:
+                now = ex.now_ms()
+                ex.venue.tick(now)
+                answer = route.handler(ex, params, now)
+        except ApiError:
+            if route.orders:
+                ex.limiter.release(ex.signer.api_key, route.orders, ex.now_ms())
+            raise
         return answer, counted
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -164,6 +165,24 @@ def test_orders_past_the_account_limit_429_and_nothing_placed(url: str) -> None:
     assert len(signed(url, "GET", "/api/v3/openOrders", symbol="BTCUSDT").body) == 2
     assert signed(url, "POST", "/api/v3/order", **ORDER, price="47000").headers["X-MBX-ORDER-COUNT-10S"] == "3"
     assert signed(url, "POST", "/api/v3/order/test", **ORDER, price="47000").status == 200  # a test order is free
+
+
+def test_a_burst_of_concurrent_orders_gets_exactly_the_limit_through(url: str) -> None:
+    limits(url, enforce=True, rate_limits=[weight_per_day(10_000), orders_per(10, 5)])
+    inside_window(10, margin=4)
+    prices = [str(40000 + i) for i in range(12)]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(lambda p: signed(url, "POST", "/api/v3/order", **ORDER, price=p).status, prices))
+    assert sorted(statuses) == [200] * 5 + [429] * 7
+    assert len(signed(url, "GET", "/api/v3/openOrders", symbol="BTCUSDT").body) == 5
+
+
+def test_an_order_the_venue_refuses_counts_nothing(url: str) -> None:
+    limits(url, enforce=True, rate_limits=[weight_per_day(10_000), orders_per(10, 1)])
+    inside_window(10, margin=3)
+    too_small = signed(url, "POST", "/api/v3/order", **{**ORDER, "quantity": "0.000001"}, price="49000")
+    assert too_small.body["code"] == -1013
+    assert signed(url, "POST", "/api/v3/order", **ORDER, price="49000").headers["X-MBX-ORDER-COUNT-10S"] == "1"
 
 
 def test_an_otoco_counts_three_orders(url: str) -> None:
