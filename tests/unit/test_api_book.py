@@ -128,3 +128,18 @@ def test_metrics_carry_the_books_gauges(api, deps):
     assert "# TYPE tradeengine_position_quantity gauge" in text
     assert 'tradeengine_position_quantity{strategy="A",symbol="BTCUSDT"} 0.000999' in text
     assert 'tradeengine_realized_pnl{quote="USDT",strategy="A"} -0.045' in text
+
+
+def test_a_token_limited_to_some_strategies_sees_only_their_book(api, deps):
+    from tradeengine.api.tokens import mint
+
+    from tests.unit.api_support import SECRET
+
+    send(deps, strategy_id="A", quantity="0.001")
+    send(deps, strategy_id="B", quantity="0.001")
+    only_a = {"Authorization": f"Bearer {mint(SECRET, 'a-bot', ['orders:read'], 300, strategies=['A'])}"}
+    assert [p["strategy_id"] for p in api.get("/positions", headers=only_a).json()["positions"]] == ["A"]
+    assert {t["strategy_id"] for t in api.get("/trades", headers=only_a).json()["trades"]} == {"A"}
+    assert {s["strategy_id"] for s in api.get("/signals", headers=only_a).json()["signals"]} == {"A"}
+    assert api.get("/strategies/B/performance", headers=only_a).status_code == 404
+    assert api.get("/strategies/A/performance", headers=only_a).status_code == 200

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.money import plain
 from contracts.status import SignalState
-from tradeengine.api.auth import require
+from tradeengine.api.auth import may_act_for, require
 from tradeengine.api.context import get_deps
 from tradeengine.api.encode import record_json
 from tradeengine.api.errors import ApiError
@@ -85,8 +85,13 @@ def _marks(symbols: set[str], deps: Deps) -> dict[str, Decimal | None]:
     return marks
 
 
-def _positions(deps: Deps, strategy_id: str | None, symbol: str | None) -> list[Position]:
-    return [p for p in deps.ledger.positions(strategy_id) if symbol is None or p.symbol == symbol]
+def _positions(deps: Deps, who: Principal, strategy_id: str | None, symbol: str | None) -> list[Position]:
+    """The positions ``who`` may see (a token limited to some strategies sees only theirs)."""
+    return [
+        p
+        for p in deps.ledger.positions(strategy_id)
+        if (symbol is None or p.symbol == symbol) and may_act_for(who, p.strategy_id)
+    ]
 
 
 @router.get("/positions", responses=ERROR_RESPONSES, summary="Positions per strategy and symbol, with PnL")
@@ -102,7 +107,7 @@ def get_positions(
     cursor: CursorQ = None,
 ) -> JSONResponse:
     closed_too = include_closed if include_closed is not None else (strategy_id is not None or symbol is not None)
-    found = [p for p in _positions(deps, strategy_id, symbol) if closed_too or p.is_open]
+    found = [p for p in _positions(deps, who, strategy_id, symbol) if closed_too or p.is_open]
     marks = _marks({p.symbol for p in found if p.is_open}, deps)
     exits = protected_by(deps) if found else {}
     rows = []
@@ -126,7 +131,7 @@ def get_trades(
     since_ms = _ms(since)
     fills = [
         f
-        for p in _positions(deps, strategy_id, symbol)
+        for p in _positions(deps, who, strategy_id, symbol)
         for f in deps.ledger.fills(p.strategy_id, p.symbol)
         if since_ms is None or f.time_ms >= since_ms
     ]
@@ -159,9 +164,11 @@ def get_performance(
     deps: Annotated[Deps, Depends(get_deps)],
     since: SinceQ = None,
 ) -> JSONResponse:
+    if not may_act_for(who, strategy_id):  # another strategy's book: as if it had none
+        raise ApiError(404, "strategy_not_found", f"no book for strategy {strategy_id} that this token may read")
     since_ms = _ms(since)
     replays = []
-    for p in _positions(deps, strategy_id, None):
+    for p in _positions(deps, who, strategy_id, None):
         rules = deps.rules.get(p.symbol) if deps.rules is not None else None
         step = rules.lot_size.step_size if rules is not None and rules.lot_size is not None else Decimal(0)
         replays.append((p, replay(deps.ledger.fills(strategy_id, p.symbol), step)))
@@ -199,7 +206,8 @@ def list_signals(
     query = SignalQuery(strategy_id, symbol, state.value if state else None, since)
     after = _decode(cursor)
     records = deps.store.list_signals(query, limit + 1, after)
-    out: dict[str, Any] = {"signals": [_summary(r) for r in records[:limit]]}
+    shown = [_summary(r) for r in records[:limit] if may_act_for(who, r.strategy_id)]
+    out: dict[str, Any] = {"signals": shown}
     if len(records) > limit:
         out["next_cursor"] = _encode(records[limit - 1].signal_id)
     return JSONResponse(out)
