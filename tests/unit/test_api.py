@@ -129,24 +129,47 @@ class SettlingStore(MemorySignalStore):
 
 
 def test_wait_answers_in_the_seeds_shape_once_the_order_is_filled() -> None:
-    plan = {"order": {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": Decimal("0.00012")}}
-    execution = {"order_id": 7, "executed_qty": Decimal("0.00012"), "fills": []}
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": Decimal("0.00012"),
+             "price": None, "new_client_order_id": "te-7"}  # fmt: skip
+    execution = {"entry": {"order_id": 7, "executed_qty": Decimal("0.00012"), "avg_price": Decimal("45000")}}
     path = [SignalState.SIZED, SignalState.SUBMITTED, SignalState.FILLED]
-    store = SettlingStore(path, plan=plan, execution=execution)
+    store = SettlingStore(path, plan={"order": order}, execution=execution)
     c, _ = client(memory_deps(store))
     response = post(c, signal_dict(), query="?wait=5")
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "success" and body["signal"]["symbol"] == "BTCUSDT"
-    assert body["result"]["status"] == "executed" and body["result"]["state"] == "FILLED"
-    assert body["result"]["order_params"]["quantity"] == "0.00012"  # plain string, no 1.2e-4
+    result = body["result"]
+    assert result["status"] == "executed" and result["state"] == "FILLED"
+    # The seed's words and lower-case values; Binance's name only for what the seed has no word for.
+    assert result["order_params"] == {
+        "symbol": "BTCUSDT", "side": "buy", "type": "market", "time_in_force": "GTC",
+        "quantity": "0.00012", "price": None, "stop_price": None, "new_client_order_id": "te-7",
+    }  # fmt: skip
+    assert result["confidence"] == 0.85
+    assert result["reason"] == "market buy of 0.00012 BTCUSDT filled at 45000"
+
+
+def test_wait_names_a_resting_limit_order_in_the_seeds_words() -> None:
+    order = {"symbol": "BTCUSDT", "side": "SELL", "type": "STOP_LOSS_LIMIT", "quantity": Decimal("0.001"),
+             "price": Decimal("44000"), "stop_price": Decimal("44100"), "time_in_force": "IOC"}  # fmt: skip
+    store = SettlingStore([SignalState.SIZED, SignalState.SUBMITTED, SignalState.OPEN], plan={"order": order})
+    c, _ = client(memory_deps(store))
+    result = post(c, signal_dict(), query="?wait=5").json()["result"]
+    params = result["order_params"]
+    assert (params["side"], params["type"], params["time_in_force"]) == ("sell", "stop_limit", "IOC")
+    assert result["status"] == "open"
+    assert result["reason"] == "stop_limit sell of 0.001 BTCUSDT is open on the exchange at 44000"
 
 
 def test_wait_reports_a_rejection_with_its_code() -> None:
     store = SettlingStore([SignalState.REJECTED], code="CONFIDENCE_TOO_LOW", reason="confidence 0.85 < 0.9")
     c, _ = client(memory_deps(store))
     body = post(c, signal_dict(), query="?wait=5").json()
+    assert body["status"] == "rejected", "a refused signal is not a success"
     assert body["result"]["status"] == "rejected" and body["result"]["code"] == "CONFIDENCE_TOO_LOW"
+    assert body["result"]["reason"] == "confidence 0.85 < 0.9" and body["result"]["order_params"] is None
+    assert body["result"]["confidence"] == 0.85
 
 
 def test_wait_that_times_out_answers_202_with_the_current_state() -> None:

@@ -151,20 +151,73 @@ async def _wait_until_settled(deps: Deps, sid: str, seconds: float, last: Signal
     return record
 
 
+# The seed's names for the order types (its meta.order_type) and the top-level status of a refusal.
+SEED_ORDER_TYPE = {
+    "MARKET": "market", "LIMIT": "limit", "STOP_LOSS": "stop", "STOP_LOSS_LIMIT": "stop_limit",
+    "TAKE_PROFIT": "take_profit", "TAKE_PROFIT_LIMIT": "take_profit_limit", "LIMIT_MAKER": "limit_maker",
+}  # fmt: skip
+REFUSED = {SignalState.REJECTED: "rejected", SignalState.FAILED: "failed"}
+_SEED_NAMED = ("symbol", "side", "type", "time_in_force", "quantity", "price", "stop_price")
+
+
+def seed_order_params(order: Mapping[str, Any], signal: Mapping[str, Any]) -> dict[str, Any]:
+    """The sized order in the seed's words (lower-case side and type, its time_in_force), then the Binance
+    names the seed has no word for (quote_order_qty, new_client_order_id)."""
+    meta = signal.get("meta") or {}
+    kind = str(order.get("type") or "")
+    params: dict[str, Any] = {
+        "symbol": order.get("symbol"),
+        "side": str(order.get("side") or "").lower() or None,
+        "type": SEED_ORDER_TYPE.get(kind, kind.lower() or None),
+        "time_in_force": order.get("time_in_force") or meta.get("time_in_force") or "GTC",
+        "quantity": order.get("quantity"),
+        "price": order.get("price"),
+        "stop_price": order.get("stop_price"),
+    }
+    params.update({k: v for k, v in order.items() if k not in _SEED_NAMED and v is not None})
+    return jsonable(params)  # type: ignore[no-any-return]
+
+
+def _reason(record: SignalRecord, params: Mapping[str, Any] | None) -> str:
+    """One sentence a trader reads: what happened to the signal."""
+    if record.reason and (record.state in REFUSED or not params):
+        return record.reason
+    if not params:
+        return f"the signal is {record.state.value.lower()}"
+    entry = (record.execution or {}).get("entry") or {}
+    qty = entry.get("executed_qty") or params.get("quantity") or params.get("quote_order_qty") or "?"
+    what = f"{params['type']} {params['side']} of {qty} {params['symbol']}"
+    if record.state is SignalState.FILLED:
+        return f"{what} filled at {entry.get('avg_price') or params.get('price') or 'market'}"
+    if record.state is SignalState.OPEN:
+        return f"{what} is open on the exchange at {params.get('price') or params.get('stop_price') or 'market'}"
+    if record.state is SignalState.PARTIALLY_FILLED:
+        return f"{what} partially filled, {params.get('quantity')} ordered; the rest stays open"
+    return record.reason or f"{what}: {record.state.value.lower()}"
+
+
 def seed_result(record: SignalRecord, duplicate: bool, url: str) -> dict[str, Any]:
-    """The seed's synchronous answer: ``{"status": "success", "signal": ..., "result": {...}}``."""
+    """The seed's synchronous answer: ``{"status": "success", "signal": ..., "result": {...}}``.
+
+    ``status`` is "success" when the engine acted on the signal, "rejected" when it refused it, "failed"
+    when the exchange did; ``result`` carries the seed's ``status``, ``order_params``, ``confidence`` and
+    ``reason``, then this engine's own detail (state, code, brackets, execution)."""
     plan = dict(record.plan or {})
+    order = plan.get("order")
+    params = seed_order_params(order, record.signal) if isinstance(order, Mapping) else None
+    confidence = record.signal.get("confidence")
     return {
-        "status": "success",
+        "status": REFUSED.get(record.state, "success"),
         "signal_id": record.signal_id,
         "duplicate": duplicate,
         "signal": jsonable(record.signal),
         "result": {
             "status": RESULT_STATUS.get(record.state, record.state.value.lower()),
+            "order_params": params,
+            "confidence": float(confidence) if confidence is not None else None,
+            "reason": _reason(record, params),
             "state": record.state.value,
             "code": record.code,
-            "reason": record.reason,
-            "order_params": jsonable(plan.get("order", plan or None)),
             "brackets": jsonable(plan.get("brackets")),
             "execution": jsonable(record.execution),
         },

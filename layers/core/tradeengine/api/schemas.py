@@ -33,14 +33,31 @@ class SignalAccepted(BaseModel):
     duplicate: bool = False
 
 
+class SeedOutcome(BaseModel):
+    """The ``result`` of the seed's answer: its own fields first, then this engine's detail."""
+
+    status: str = Field(description="executed, open, partially_filled, hold, rejected, failed, canceled, expired")
+    order_params: dict[str, Any] | None = Field(
+        description="symbol, side (buy | sell), type (market | limit | stop | ...), time_in_force, quantity, price, "
+        "stop_price as the seed named them; Binance's names for what the seed has none (quote_order_qty, "
+        "new_client_order_id); null when no order was sized"
+    )
+    confidence: float | None = Field(description="the signal's confidence")
+    reason: str = Field(description="what happened, as a sentence")
+    state: str
+    code: str | None = Field(default=None, description="the rejection or failure code")
+    brackets: dict[str, Any] | None = None
+    execution: dict[str, Any] | None = None
+
+
 class SeedResult(BaseModel):
     """The seed's synchronous answer (``?wait=``), once the signal settled."""
 
-    status: str = "success"
+    status: str = Field(default="success", description='"success", or "rejected" / "failed" for a refused signal')
     signal_id: str
     duplicate: bool
     signal: dict[str, Any]
-    result: dict[str, Any]
+    result: SeedOutcome
     status_url: str
 
 
