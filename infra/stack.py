@@ -123,7 +123,7 @@ class TradeEngineStack(Stack):
         self.rules_table = self._table("RulesTable", "pk", ttl="expires_at", keep=False)
         self.idempotency_table = self._table("IdempotencyTable", "id", ttl="expiration", keep=False)
         self.paper_book_table = self._table("PaperBookTable", "pk", keep=True)
-        self.counters_table = self._table("CountersTable", "pk", sk="sk", keep=True)
+        self.counters_table = self._table("CountersTable", "pk", sk="sk", ttl="expires_at", keep=True)
         self.control_table = self._table("ControlTable", "pk", keep=True)
         self.book_table = self._table("BookTable", "pk", sk="sk", keep=True)
 
@@ -172,6 +172,8 @@ class TradeEngineStack(Stack):
         }
         if c.optional("BinanceBaseUrl"):
             env["BINANCE_BASE_URL"] = c.get("BinanceBaseUrl")
+        if c.optional("MaxOrderNotional"):
+            env["MAX_ORDER_NOTIONAL"] = c.get("MaxOrderNotional")
         if c.optional("BinanceSecretName"):
             env["BINANCE_SECRET_ID"] = c.get("BinanceSecretName")
         # The secret's NAME, read by the functions at cold start (never its value in the environment); the

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     api_port: int = 8000
     jwt_secret_key: SecretStr | None = None
     jwt_max_lifetime_seconds: int = Field(default=7 * 24 * 3600, gt=0)  # a token living longer (exp - iat) is refused
+    # Quotas (pipeline.quotas), off when unset: API requests per token subject a minute (then 429), and signals
+    # that would trade per strategy a minute (then REJECTED STRATEGY_RATE_LIMITED, HTTP and NATS alike).
+    api_rate_limit_per_minute: int | None = Field(default=None, gt=0)
+    strategy_orders_per_minute: int | None = Field(default=None, gt=0)
     # Secrets Manager names/ARNs read at cold start (stores.secrets.resolve_settings) when the plain value
     # above is unset: on AWS only the name sits in the Lambda environment, never the value.
     jwt_secret_id: str | None = None  # SecretString = the HS256 key (plain text)

@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from tradeengine.api.errors import ApiError
 from tradeengine.api.tokens import MIN_SECRET_BYTES, Principal, Scope, TokenError, verify
 from tradeengine.config import Settings
+from tradeengine.pipeline.quotas import MemoryWindows
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +93,33 @@ def principal(
             headers=_challenge("invalid_token", "no verification key configured"),
         )
     try:
-        return verify(credentials.credentials, secret, request.app.state.deps.settings.jwt_max_lifetime_seconds)
+        who = verify(credentials.credentials, secret, request.app.state.deps.settings.jwt_max_lifetime_seconds)
     except TokenError as exc:
         log.info("refused a bearer token: %s", exc.code)
         raise ApiError(401, exc.code, exc.message, headers=_challenge("invalid_token", exc.message)) from exc
+    _count_request(request, who)
+    return who
+
+
+def _count_request(request: Request, who: Principal) -> None:
+    """429 past API_RATE_LIMIT_PER_MINUTE requests in this minute for the token's subject."""
+    deps = request.app.state.deps
+    limit = deps.settings.api_rate_limit_per_minute
+    if not limit:
+        return
+    windows = deps.windows or getattr(request.app.state, "quota_windows", None)
+    if windows is None:  # no shared store (tests, a bare app): count in this process
+        windows = request.app.state.quota_windows = MemoryWindows()
+    hit = windows.hit(f"token:{who.subject}")
+    if hit.count > limit:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"this token sent more than {limit} requests this minute (API_RATE_LIMIT_PER_MINUTE); "
+            f"retry after {hit.retry_after_s} s",
+            headers={"Retry-After": str(hit.retry_after_s)},
+            extra={"retry_after_s": hit.retry_after_s},
+        )
 
 
 def may_act_for(principal: Principal, strategy_id: str) -> bool:

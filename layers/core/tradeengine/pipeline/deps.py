@@ -49,6 +49,7 @@ class Deps:
     rules: Any  # RulesSource: ``get(symbol) -> SymbolRules | None``
     ledger: Ledger  # the strategy book: fills and positions
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    windows: Any = None  # pipeline.quotas.Windows, shared by every instance; None: quotas count in-process
 
     def recorder(self, stage: str) -> Recorder:
         return Recorder(self.store, self.audit, self.counters, self.settings.mode, stage, self.clock)
@@ -113,6 +114,7 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
     from tradeengine.stores.control import DynamoDBCursors, DynamoDBTradingState
     from tradeengine.stores.counters import BufferedCounters, DynamoDBCounters
     from tradeengine.stores.queues import plan_queue, signal_queue
+    from tradeengine.stores.quotas import DynamoDBWindows
     from tradeengine.stores.rules_cache import RulesCache
     from tradeengine.stores.secrets import resolve_settings
     from tradeengine.stores.signal_state import DynamoDBSignalStateStore
@@ -139,6 +141,7 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
         exchange=exchange,
         rules=RulesCache.from_settings(settings, exchange),
         ledger=DynamoDBLedger.from_settings(settings),
+        windows=DynamoDBWindows.from_settings(settings),
     )
 
 

@@ -27,6 +27,7 @@ from tradeengine.pipeline.booking import working_orders, working_records
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.ingest import conflict_reason, received, record_invalid, same_content
 from tradeengine.pipeline.ports import SignalRecord
+from tradeengine.pipeline.quotas import MemoryWindows
 from tradeengine.pipeline.recorder import Recorder
 from tradeengine.risk import TradingState
 from tradeengine.sizing import Holding, Market
@@ -118,6 +119,8 @@ def _ensure_record(signal: Signal, body: Mapping[str, Any], recorder: Recorder) 
 def _decide(signal: Signal, deps: Deps, recorder: Recorder, source: str = "") -> OrderPlan | Rejection | Hold:
     if signal.action == "hold":
         return Hold(signal_id=signal.id)
+    if (limited := _over_order_rate(signal, deps)) is not None:
+        return limited
     try:
         rules = deps.rules.get(signal.symbol)
         price = deps.exchange.ticker_price(signal.symbol) if rules is not None else signal.price
@@ -176,6 +179,20 @@ def _exit_quantity(record: SignalRecord) -> Decimal:
     plan = OrderPlan.model_validate(record.plan) if record.plan else None
     qty = plan.brackets.quantity if plan is not None and plan.brackets is not None else None
     return qty if qty is not None else Decimal(0)
+
+
+def _over_order_rate(signal: Signal, deps: Deps) -> Rejection | None:
+    """STRATEGY_RATE_LIMITED past STRATEGY_ORDERS_PER_MINUTE signals that would trade, per strategy."""
+    limit = deps.settings.strategy_orders_per_minute
+    if not limit:
+        return None
+    if deps.windows is None:  # memory_deps and dry runs: count in this process
+        deps.windows = MemoryWindows()
+    hit = deps.windows.hit(f"strategy:{signal.strategy_id}")
+    if hit.count <= limit:
+        return None
+    reason = f"strategy {signal.strategy_id} sent more than {limit} orders this minute (STRATEGY_ORDERS_PER_MINUTE)"
+    return Rejection(code=RejectionCode.STRATEGY_RATE_LIMITED, reason=reason)
 
 
 def _apply(

@@ -49,7 +49,7 @@ _MAX_SORT_KEY = 1000  # bytes; the name and labels themselves are attributes, so
 
 def create_table(ddb: Any, name: str) -> None:
     """The table this store expects (for the local stack and tests; template.yaml declares the same)."""
-    aws.create_table(ddb, name, range_key="sk")
+    aws.create_table(ddb, name, range_key="sk", ttl_attribute="expires_at")  # TTL: the quota windows (stores.quotas)
 
 
 def _number(value: float) -> str:
