@@ -17,6 +17,7 @@ from tradeengine.exchange_info import parse_exchange_info
 from tradeengine.sizing import Market
 
 from contracts import Hold, OrderPlan, Signal
+from contracts.money import plain
 
 EXCHANGE_INFO = Path(__file__).parent / "exchange" / "data" / "exchange_info.json"
 
@@ -68,31 +69,38 @@ def _signal(fields: dict[str, Any], now: datetime) -> Signal:
 def _describe(decision: object) -> tuple[str, str, str]:
     if isinstance(decision, OrderPlan):
         params = decision.order.to_binance()
-        order = " ".join(f"{k}={v}" for k, v in params.items() if k not in ("symbol", "newClientOrderId"))
+        order = " ".join(f"{k}={_plain(v)}" for k, v in params.items() if k not in ("symbol", "newClientOrderId"))
         if decision.brackets is not None:
-            legs = ", ".join(f"{leg.type.value}@{leg.stop_price or leg.price}" for leg in decision.brackets.legs)
-            order += f" | exits {decision.brackets.kind.value}: {legs}"
+            legs = ", ".join(
+                f"{leg.type.value} {_plain(leg.stop_price or leg.price)}" for leg in decision.brackets.legs
+            )
+            order += f"\nexits {decision.brackets.kind.value}: {legs}"
         return "SIZED", order, decision.sizing
     if isinstance(decision, Hold):
         return "HOLD", "-", decision.reason
     code = getattr(decision, "code", "?")
-    return f"REJECTED {code}", "-", getattr(decision, "reason", "")
+    return f"REJECTED\n{code}", "-", getattr(decision, "reason", "")
+
+
+def _plain(value: object) -> str:
+    """A price or quantity as the exchange writes it: 44002, not 44002.000000."""
+    return plain(value) if isinstance(value, Decimal) else str(value)
 
 
 def main() -> int:
     from rich.console import Console
-    from rich.table import Table
+
+    from local.stack.tables import fitted_table
 
     rules = parse_exchange_info(json.loads(EXCHANGE_INFO.read_text()))
     now = datetime.now(UTC)
-    table = Table(title="Petrosa Trading Engine: the seed's examples (dry run, nothing sent)")
-    for column in ("example", "decision", "order (Binance parameters)", "why"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for label, fields, price, balances in EXAMPLES:
         bal = {k: Decimal(v) for k, v in balances.items()} if balances else None
         decision = decide(_signal(fields, now), rules, Market(Decimal(price)), now, bal)
-        table.add_row(label, *_describe(decision))
-    Console().print(table)
+        rows.append((label, *_describe(decision)))
+    title = "Petrosa Trading Engine: the seed's examples (dry run, nothing sent)"
+    Console().print(fitted_table(title, ("example", "decision", "order (Binance parameters)", "why"), rows))
     return 0
 
 

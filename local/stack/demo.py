@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from local.stack.stack import Endpoints
+from local.stack.tables import fitted_table
 
 WAIT_S = 90.0  # per run: the first signal pays every function's cold start
 POLL_S = 0.25
@@ -215,24 +216,25 @@ def _sized(record: dict[str, Any]) -> str:
     brackets = plan.get("brackets") or {}
     legs = [leg for leg in (brackets.get("stop_loss"), brackets.get("take_profit")) if leg]
     if legs:
-        text += " | " + ", ".join(f"{leg.get('type')} {leg.get('stop_price') or leg.get('price')}" for leg in legs)
+        text += "\nexits " + ", ".join(f"{leg.get('type')} {leg.get('stop_price') or leg.get('price')}" for leg in legs)
     return text
 
 
-def _fill(record: dict[str, Any]) -> tuple[str, str]:
+def _fill(record: dict[str, Any]) -> str:
+    """The average fill price, and the fees under it."""
     entry = (record.get("execution") or {}).get("entry") or {}
+    if not entry.get("avg_price"):
+        return "—"
     fees = ", ".join(f"{v} {k}" for k, v in (entry.get("commission") or {}).items())
-    return entry.get("avg_price") or "—", fees or "—"
+    return f"{entry['avg_price']}\nfee {fees}" if fees else str(entry["avg_price"])
 
 
-def results_table(results: list[Result]) -> Table:
-    table = Table(title="The seed's examples through the deployed stack")
-    for column in ("signal", "path", "sized order", "status", "fill price", "fees", "latency"):
-        table.add_column(column, overflow="fold")
+def results_table(results: list[Result], width: int | None = None) -> Table:
+    rows = []
     for r in results:
-        price, fees = _fill(r.record)
         latency = f"{r.seen_at - r.sent_at:.2f}s" if r.seen_at else "—"
         mark = "[green]" if r.ok else "[red]"
         status = f"{mark}{r.state}[/] (want {r.example.expect})" if not r.ok else f"{mark}{r.state}[/]"
-        table.add_row(r.example.label, r.path, _sized(r.record), status, price, fees, latency)
-    return table
+        rows.append((r.example.label, r.path, _sized(r.record), status, _fill(r.record), latency))
+    headers = ("signal", "via", "sized order", "status", "fill, fee", "latency")
+    return fitted_table("The seed's examples through the deployed stack", headers, rows, width)
