@@ -16,6 +16,9 @@ class Faults:
     fail_status     the 5xx status for fail_next (default 503)
     rate_limit_next the next N API requests get 429 (-1003) with Retry-After
     ban_next        the next N API requests get 418 (-1003, IP banned) with Retry-After
+    fail_next_lists the next N order-list placements (OCO, OTOCO) are accepted, then answered ``fail_status``
+    reject_next_lists the next N order-list placements are refused (-2010), nothing placed: exits that
+                    cannot stand after a fill
     retry_after_s   the Retry-After value for 429 / 418
     clock_skew_ms   the server clock runs this far ahead (negative: behind) of the host clock
     """
@@ -23,6 +26,8 @@ class Faults:
     latency_ms: int = 0
     fail_next: int = 0
     fail_status: int = 503
+    fail_next_lists: int = 0
+    reject_next_lists: int = 0
     rate_limit_next: int = 0
     ban_next: int = 0
     retry_after_s: int = 1

@@ -107,10 +107,13 @@ class RequestHandler(BaseHTTPRequestHandler):
         except ApiError as exc:
             params, unreadable = {}, exc
         used = ex.limiter.admit(self.client_address[0], route.weight(params), ex.now_ms())
+        lists = route.orders > 1  # an order list: OCO, OTOCO
         try:
             self._faults()
             if unreadable is not None:
                 raise unreadable
+            if lists and ex.take("reject_next_lists"):
+                raise ApiError(-2010, "Order would immediately trigger.", 400)
             if micros is None:
                 raise ApiError(-1194, "Invalid value for time unit; expected either MICROSECOND or MILLISECOND.")
             answer, counted = self._call(route, query, body, params)
@@ -118,7 +121,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             exc.headers = {**used, **exc.headers}
             raise
         headers = {**used, **counted}
-        if route.orders and ex.take("fail_next"):  # the order is in the book; the client hears an error
+        if route.orders and (ex.take("fail_next") or (lists and ex.take("fail_next_lists"))):
+            # the order is in the book; the client hears an error
             msg = "Internal error; unable to process your request. Please try again."
             raise ApiError(-1001, msg, ex.faults.fail_status, headers)
         self._send(200, wire.in_microseconds(answer) if micros else answer, headers)

@@ -1,6 +1,7 @@
 """What the monitor records for the two ends the README and docs/OPERATIONS.md promise and no other test
 reaches: an order the exchange never got (FAILED(ORDER_NOT_FOUND) after ten minutes, and nothing placed
-after that), and exit legs that were canceled rather than filled (``closed_by`` null). In one process, on
+after that), and exit legs canceled by hand on the exchange (noticed, and handled by the unprotected-position
+policy: alerted with ``closed_by`` null, or flattened). In one process, on
 the paper exchange with in-memory ports and a clock the test moves."""
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def test_an_order_found_late_is_followed_not_failed(deps):
     assert run_monitor(deps).changed == {sid: "FILLED"}
 
 
-def test_exit_legs_canceled_by_hand_close_the_watch_with_closed_by_null(deps):
+def _bracketed_entry_then_legs_canceled_by_hand(deps):
     body = signal_dict(
         timestamp=datetime.now(UTC).isoformat(),
         quantity="0.001",
@@ -78,19 +79,40 @@ def test_exit_legs_canceled_by_hand_close_the_watch_with_closed_by_null(deps):
     execute_message(deps.plans.drain()[0], deps)
     filled = deps.store.get(r.signal_id)
     assert filled.state is SignalState.FILLED and filled.watching_exits
+    assert filled.execution["protection"] == "protected"
     assert run_monitor(deps).changed == {}  # both legs working
 
     stop_loss = OrderPlan.model_validate(filled.plan).brackets.stop_loss
     canceled = deps.exchange.cancel_order("BTCUSDT", client_order_id=stop_loss.new_client_order_id)
     assert canceled.order.status.value == "CANCELED"  # an OCO: canceling one leg cancels both
+    return r.signal_id
 
-    assert run_monitor(deps).changed == {r.signal_id: "EXITED"}
-    closed = deps.store.get(r.signal_id)
+
+def test_exit_legs_canceled_by_hand_are_noticed_and_alerted_with_closed_by_null():
+    from tradeengine.config import Settings
+
+    deps = memory_deps(
+        load_info(INFO_2021), PRICES, {"USDT": "10000", "BTC": "0"}, Settings(unprotected_position_action="alert")
+    )
+    sid = _bracketed_entry_then_legs_canceled_by_hand(deps)
+    assert run_monitor(deps).changed == {sid: "PROTECTION_UNPROTECTED"}
+    closed = deps.store.get(sid)
     result = closed.execution["exit_result"]
-    assert result["closed_by"] is None
-    assert {leg["status"] for leg in result["legs"].values()} == {"CANCELED"}
+    assert result["closed_by"] is None and closed.execution["protection"] == "unprotected"
+    assert "canceled on the exchange" in result["why"]
     assert closed.state is SignalState.FILLED and not closed.watching_exits
-    assert closed.history[-1].detail == {"exit_result": result}
     snapshot = deps.counters.snapshot()
-    assert snapshot[("tradeengine_trades_total", (("status", "exit_ended"), ("type", "none")))] == 1
+    assert snapshot[("tradeengine_errors_total", (("type", "unprotected_position"),))] == 1
     assert run_monitor(deps).changed == {}  # no longer followed
+
+
+def test_exit_legs_canceled_by_hand_flatten_the_position_by_default(deps):
+    sid = _bracketed_entry_then_legs_canceled_by_hand(deps)
+    assert run_monitor(deps).changed == {sid: "PROTECTION_FLATTENED"}
+    closed = deps.store.get(sid)
+    assert closed.execution["protection"] == "flattened"
+    assert closed.execution["exit_result"]["closed_by"] == "flatten"
+    assert closed.execution["flatten"]["status"] == "FILLED"
+    (position,) = deps.ledger.positions("momentum_v1")
+    assert position.quantity == 0
+    assert run_monitor(deps).changed == {}

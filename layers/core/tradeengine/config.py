@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     # Sells larger than the strategy's position in the book: refused (spot is long-only), unless the account
     # held coins before the engine did and the strategy may sell them (the book then counts only its share).
     allow_untracked_sells: bool = False
+    # A filled entry whose exits cannot stand (refused, unknown, unplaceable) after EXIT_PLACEMENT_ATTEMPTS
+    # tries, EXIT_RETRY_SECONDS x 2^(n-1) apart (the monitor's runs): sell it at market, or only alert.
+    unprotected_position_action: Literal["flatten", "alert"] = "flatten"
+    exit_placement_attempts: int = Field(default=3, ge=1, le=20)
+    exit_retry_seconds: int = Field(default=30, ge=0, le=3600)
     signal_retention_days: int = Field(default=90, gt=0)  # TTL of a signal's record after its last change
     signals_queue_url: str | None = None  # SQS FIFO signals.fifo
     orders_queue_url: str | None = None  # SQS FIFO orders.fifo

@@ -59,6 +59,8 @@ def record_json(record: SignalRecord) -> dict[str, Any]:
         "state": record.state.value,
         "terminal": record.terminal,
         "exits_working": record.watching_exits,  # FILLED, and its stop-loss / take-profit are still working
+        # protected | pending | flattened | unprotected (tradeengine.pipeline.protection); None: no exits asked
+        "protection": dict(record.execution or {}).get("protection"),
         "code": record.code,
         "reason": record.reason,
         "symbol": record.symbol,

@@ -39,9 +39,10 @@ from tradeengine.exchange.base import (
     Unknown,
 )
 from tradeengine.observability import LATENCY, LATENCY_BUCKETS
+from tradeengine.pipeline import protection
 from tradeengine.pipeline.booking import BookUnavailable, book_order, refresh_position
 from tradeengine.pipeline.deps import Deps
-from tradeengine.pipeline.exits import describe_outcome, follow_exits, order_summary, place_exits
+from tradeengine.pipeline.exits import describe_outcome, follow_exits, order_summary
 from tradeengine.pipeline.recorder import Recorder
 from tradeengine.pipeline.size import MalformedMessage, RetryLater
 
@@ -291,28 +292,23 @@ def _lookup_order(symbol: str, client_order_id: str, deps: Deps) -> ExchangeOrde
 
 
 def exits_working(plan: OrderPlan, execution: Mapping[str, Any]) -> bool:
-    """Whether a filled entry leaves exit orders working at the exchange: placed with the entry (one
-    order list), or placed after the fill and accepted. The monitor then follows them to their end."""
+    """Whether a filled entry leaves exits for the monitor to follow: working at the exchange (placed with
+    the entry as one order list, or after the fill and accepted), or still to be placed (``pending``)."""
     b = plan.brackets
     if b is None:
         return False
     if b.placement is BracketPlacement.WITH_ENTRY and b.kind is BracketKind.OCO:
         return True
-    exits = execution.get("exits")
-    return isinstance(exits, Mapping) and exits.get("result") == "accepted"
+    return execution.get("protection") in (protection.PROTECTED, protection.PENDING)
 
 
 def exits_after_fill(plan: OrderPlan, entry: ExchangeOrder, deps: Deps) -> dict[str, Any]:
     b = plan.brackets
-    if b is None or (b.placement is BracketPlacement.WITH_ENTRY and b.kind is BracketKind.OCO):
+    if b is None:
         return {}
-    rules = deps.rules.get(plan.order.symbol)
-    if rules is None:
-        return {"exits": "not placed", "reason": "exchange rules unavailable"}
-    outcome, detail = place_exits(plan, entry, deps.exchange, rules, deps.settings.policy().sizing)
-    if outcome is not None and not isinstance(outcome, Accepted):
-        deps.counters.incr("tradeengine_errors_total", {"type": "exits_not_placed"})
-    return detail
+    if b.placement is BracketPlacement.WITH_ENTRY and b.kind is BracketKind.OCO:
+        return {"protection": protection.PROTECTED}  # the OTOCO's pair went live with the fill
+    return protection.first_attempt(plan, entry, deps)
 
 
 def _observe_latency(body: Mapping[str, Any], deps: Deps, now: datetime) -> None:

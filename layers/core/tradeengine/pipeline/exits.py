@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -123,11 +123,18 @@ def order_summary(order: ExchangeOrder) -> dict[str, Any]:
 
 
 def follow_exits(
-    record: SignalRecord, plan: OrderPlan, deps: Deps, recorder: Recorder, extra: Mapping[str, Any] | None = None
-) -> bool:
+    record: SignalRecord,
+    plan: OrderPlan,
+    deps: Deps,
+    recorder: Recorder,
+    extra: Mapping[str, Any] | None = None,
+    by_hand: Callable[[], bool] | None = None,
+) -> str:
     """Look up each exit leg of a FILLED signal (booking what they filled); once none is working any more,
-    record how the position was closed (``execution.exit_result``) and stop watching. True: closed now.
+    record how the position was closed (``execution.exit_result``) and stop watching.
 
+    Returns "working", "closed", or "canceled_by_hand": every leg ended, nothing filled, and ``by_hand()``
+    says no close of the engine canceled them (nothing is recorded then: the caller applies its policy).
     The monitor calls it on every run; a close calls it right after canceling the legs (``extra`` says so)."""
     from tradeengine.pipeline.booking import book_order
 
@@ -141,14 +148,17 @@ def follow_exits(
         if order is not None and order.executed_qty > 0:  # a leg filling (even in part) reduces the position
             book_order(order, record.signal_id, record.strategy_id, "exit", deps)
         if order is None or order.status.is_open:
-            return False  # still working (or not visible yet): look again on the next run
+            return "working"  # still working (or not visible yet): look again on the next run
         ended[name] = order
     closed_by = next((name for name, order in ended.items() if order.status is OrderStatus.FILLED), None)
+    untouched = all(order.executed_qty == 0 for order in ended.values())
+    if closed_by is None and untouched and extra is None and by_hand is not None and by_hand():
+        return "canceled_by_hand"
     result = {"closed_by": closed_by, "legs": {name: order_summary(order) for name, order in ended.items()}}
     result.update(extra or {})
     execution = {**dict(record.execution or {}), "exit_result": result}
     if recorder.close_exits(record.signal_id, execution, detail={"exit_result": result}) is None:
-        return False
+        return "working"
     status = "exit_filled" if closed_by else "exit_ended"
     deps.counters.incr(TRADES, {"status": status, "type": closed_by or "none"})
-    return True
+    return "closed"

@@ -73,6 +73,7 @@ class MemorySignalStore:
         at: datetime | None = None,
         stage: str = "",
         detail: Mapping[str, Any] | None = None,
+        keep_watching: bool = False,
     ) -> SignalRecord | None:
         with self._lock:
             row = self._rows.get(signal_id)
@@ -85,7 +86,7 @@ class MemorySignalStore:
                 updated_at=when,
                 execution=dict(execution),
                 history=(*row.history, Transition(row.state, when, None, None, stage, dict(detail or {}))),
-                watching_exits=False,
+                watching_exits=keep_watching,
             )
             self._rows[signal_id] = new
             return new

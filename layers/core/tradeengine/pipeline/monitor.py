@@ -26,6 +26,7 @@ from typing import Any
 from contracts.orders import OrderPlan
 from contracts.status import SignalState
 from tradeengine.exchange.base import ExchangeError
+from tradeengine.pipeline import protection
 from tradeengine.pipeline.booking import book_order
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.execute import STATE_OF, TRADES, exits_after_fill, exits_working
@@ -153,5 +154,15 @@ def _new_fills(previous: Mapping[str, Any], current: Mapping[str, Any]) -> list[
 
 
 def _follow_exits(record: SignalRecord, plan: OrderPlan, deps: Deps, recorder: Recorder) -> str | None:
-    """Look up each exit leg; once none is working any more, record how the position was closed."""
-    return EXITED if follow_exits(record, plan, deps, recorder) else None
+    """Exits still to place: retry them (or apply the policy). Exits working: look up each leg; once none
+    is working any more, record how the position was closed — or, canceled on the exchange by hand, apply
+    the unprotected-position policy."""
+    if dict(record.execution or {}).get("protection") == protection.PENDING:
+        changed = protection.retry(record, plan, deps, recorder)
+        return f"PROTECTION_{changed.upper()}" if changed else None
+    outcome = follow_exits(record, plan, deps, recorder, by_hand=lambda: protection.canceled_by_hand(record, deps))
+    if outcome == "canceled_by_hand":
+        fresh = deps.store.get(record.signal_id) or record
+        changed = protection.apply_policy(fresh, plan, deps, recorder, "its exit orders were canceled on the exchange")
+        return f"PROTECTION_{(changed or 'unchanged').upper()}"
+    return EXITED if outcome == "closed" else None

@@ -116,9 +116,12 @@ class SignalStateStore(Protocol):
         at: datetime | None = None,
         stage: str = "",
         detail: Mapping[str, Any] | None = None,
+        keep_watching: bool = False,
     ) -> SignalRecord | None:
         """The exits of a FILLED signal have ended: record ``execution`` and one more FILLED step, and stop
-        watching. None when the signal is not watching its exits (someone else closed them first)."""
+        watching. None when the signal is not watching its exits (someone else closed them first).
+        ``keep_watching``: record the step (exits placed on a retry, an attempt that failed) and go on
+        watching."""
         ...
 
     def list_signals(self, query: SignalQuery, limit: int = 100, after: str | None = None) -> list[SignalRecord]:

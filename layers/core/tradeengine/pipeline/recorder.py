@@ -113,9 +113,20 @@ class Recorder:
         return new
 
     def close_exits(
-        self, signal_id: str, execution: Mapping[str, Any], detail: Mapping[str, Any] | None = None
+        self,
+        signal_id: str,
+        execution: Mapping[str, Any],
+        detail: Mapping[str, Any] | None = None,
+        keep_watching: bool = False,
     ) -> SignalRecord | None:
-        new = self.store.close_exits(signal_id, execution=execution, at=self.clock(), stage=self.stage, detail=detail)
+        new = self.store.close_exits(
+            signal_id,
+            execution=execution,
+            at=self.clock(),
+            stage=self.stage,
+            detail=detail,
+            keep_watching=keep_watching,
+        )
         if new is not None:
             self.write_audit(new)
         return new

@@ -290,34 +290,34 @@ class DynamoDBSignalStateStore:
         at: datetime | None = None,
         stage: str = "",
         detail: Mapping[str, Any] | None = None,
+        keep_watching: bool = False,
     ) -> SignalRecord | None:
         when = at or datetime.now(UTC)
         step = Transition(SignalState.FILLED, when, None, None, stage, dict(detail or {}))
+        ending = ", #ttl = :ttl REMOVE #open" if not keep_watching else ""
         try:
             response = self._ddb.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": signal_id}},
-                UpdateExpression=(
-                    "SET #e = :e, #v = #v + :one, #u = :at, #h = list_append(#h, :step), #ttl = :ttl REMOVE #open"
-                ),
+                UpdateExpression=f"SET #e = :e, #v = #v + :one, #u = :at, #h = list_append(#h, :step){ending}",
                 ConditionExpression="#s = :filled AND #open = :exiting",
                 ExpressionAttributeNames={
                     "#e": "execution",
                     "#v": "version",
                     "#u": "updated_at",
                     "#h": "history",
-                    "#ttl": TTL_ATTRIBUTE,
                     "#open": OPEN_ATTRIBUTE,
                     "#s": "state",
+                    **({} if keep_watching else {"#ttl": TTL_ATTRIBUTE}),
                 },
                 ExpressionAttributeValues={
                     ":e": {"S": _dumps(dict(execution))},
                     ":one": {"N": "1"},
                     ":at": {"S": _iso(when)},
                     ":step": {"L": [_transition_item(step)]},
-                    ":ttl": self._expires(when),
                     ":filled": {"S": SignalState.FILLED.value},
                     ":exiting": {"S": EXITING},
+                    **({} if keep_watching else {":ttl": self._expires(when)}),
                 },
                 ReturnValues="ALL_NEW",
             )
