@@ -70,6 +70,16 @@ def _too_large() -> PydanticCustomError:
     )
 
 
+def _trailing_zeros(digits: tuple[int, ...]) -> int:
+    """Counted on the digits, not with ``round``: that works in the context's 28 digits and raises past them."""
+    count = 0
+    for digit in reversed(digits):
+        if digit:
+            break
+        count += 1
+    return count
+
+
 def bounded(value: Any) -> Any:
     """Refuse a number too large or too finely divided for money; the value itself goes on to pydantic."""
     number = _as_decimal(value)
@@ -77,9 +87,9 @@ def bounded(value: Any) -> Any:
         return value
     if number.adjusted() >= MAX_INTEGER_DIGITS:
         raise _too_large()
-    exponent = number.as_tuple().exponent
+    _, digits, exponent = number.as_tuple()
     assert isinstance(exponent, int)  # finite
-    if exponent < -MAX_DECIMAL_PLACES and number != round(number, MAX_DECIMAL_PLACES):  # trailing zeros are fine
+    if exponent < -MAX_DECIMAL_PLACES and exponent + _trailing_zeros(digits) < -MAX_DECIMAL_PLACES:
         raise PydanticCustomError(
             "too_many_decimal_places",
             "must have at most {max_places} digits after the decimal point",
