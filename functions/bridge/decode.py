@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from tradeengine.pipeline.ingest import signal_message
 
+from contracts import wire
 from contracts.errors import describe
 from contracts.signal import Signal
 
@@ -44,9 +45,10 @@ def decode(data: bytes, received_at: datetime, max_bytes: int) -> Entry | Malfor
     except UnicodeDecodeError as exc:
         return Malformed(f"payload is not UTF-8 text: {exc.reason} at byte {exc.start}")
     try:
-        raw: Any = json.loads(text)
-    except ValueError as exc:
-        return Malformed(f"payload is not JSON: {exc}")
+        raw: Any = wire.loads(text)  # as the API reads a body: duplicate keys, NaN, 100+ digit integers refused
+    except wire.WireError as exc:
+        kind = "is not JSON" if exc.status == 400 else "refused"
+        return Malformed(f"payload {kind}: {exc.message}")
     if not isinstance(raw, dict):
         return Malformed(f"payload is a JSON {type(raw).__name__}, not an object")
     try:
