@@ -30,6 +30,26 @@ def _search(stack: TradeEngineStack, metric: str, stat: str, label: str) -> cw.M
     )
 
 
+def _errors_of(stack: TradeEngineStack, kind: str) -> cw.MathExpression:
+    """tradeengine_errors_total{type=kind} (EMF) as execution and the monitor emit it, summed."""
+    from infra.stack import METRICS_NAMESPACE
+
+    def metric(service: str) -> cw.Metric:
+        return cw.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name="tradeengine_errors_total",
+            dimensions_map={"service": service, "type": kind},
+            statistic="Sum",
+            period=PERIOD,
+        )
+
+    return cw.MathExpression(
+        expression="FILL(execution, 0) + FILL(monitor, 0)",
+        using_metrics={"execution": metric("tradeengine-execution"), "monitor": metric("tradeengine-monitor")},
+        period=PERIOD,
+    )
+
+
 def add_monitoring(stack: TradeEngineStack) -> None:
     fns = stack.functions.all
     dlqs = {"signals": stack.signals_dlq, "orders": stack.orders_dlq}
@@ -110,6 +130,21 @@ def add_monitoring(stack: TradeEngineStack) -> None:
                 stack,
                 name,
                 alarm_description=f"{name}: a message went to the DLQ after 5 receives",
+                threshold=0,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
+        )
+    for alarm_id, kind, what in (
+        ("ExitsNotPlacedAlarm", "exits_not_placed", "a filled entry's exits could not be placed (retried)"),
+        ("UnprotectedPositionAlarm", "unprotected_position", "a position stands without its exits: act now"),
+    ):
+        alarms.append(
+            _errors_of(stack, kind).create_alarm(
+                stack,
+                alarm_id,
+                alarm_description=f"{alarm_id}: {what} (docs/OPERATIONS.md runbook)",
                 threshold=0,
                 evaluation_periods=1,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,

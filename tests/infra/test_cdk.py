@@ -75,7 +75,7 @@ def test_functions_queues_tables(synth: tuple[str, dict[str, Any]]) -> None:
     t.has_resource_properties(
         "AWS::ApiGatewayV2::Stage", {"StageName": "$default", "AccessLogSettings": assertions.Match.any_value()}
     )
-    t.resource_count_is("AWS::CloudWatch::Alarm", 0 if env == "local" else 6)
+    t.resource_count_is("AWS::CloudWatch::Alarm", 0 if env == "local" else 8)
     t.resource_count_is("AWS::CloudWatch::Dashboard", 1)
 
 

@@ -361,7 +361,7 @@ def _has_value(condition: str, values: dict[str, str]) -> bool:
 def test_local_environment_needs_no_alarms_or_secrets() -> None:
     """Environment=local (MiniStack) creates no alarm, names no Secrets Manager secret and grants none."""
     alarms = [k for k, v in RESOURCES.items() if v["Type"] == "AWS::CloudWatch::Alarm"]
-    assert len(alarms) == 6 and all(RESOURCES[a].get("Condition") == "CreateAlarms" for a in alarms)
+    assert len(alarms) == 8 and all(RESOURCES[a].get("Condition") == "CreateAlarms" for a in alarms)
     values = parameter_values("local")
     assert not values["JwtSecretName"] and not values["MongoDbUrlSecretName"] and not values["BinanceSecretName"]
     for param, (condition, _target) in SECRET_PARAMETERS.items():
