@@ -5,10 +5,11 @@
 #   make container    the bridge image (Docker)      make run-docker   the LocalStack compose route (Docker)
 #   make k8s-status   the bridge's Deployment, pods, PDB, autoscaler  make k8s-logs   its pods' logs
 #   make monitor      a live view of a running stack (make monitor API=https://... STACK=name for a deployed one)
-.PHONY: setup install-dev pipeline build container run-docker k8s-status k8s-logs monitor help-ops
+.PHONY: setup install-dev pipeline build container run-docker k8s-render k8s-status k8s-logs monitor help-ops
 
 DOCKER ?= docker
 K8S_NAMESPACE ?= petrosa
+OVERLAY ?= prod
 LINES ?= 200
 API ?=
 STACK ?=
@@ -22,6 +23,7 @@ help-ops:
 	@echo "make build        - sam build (needs python3.12), plus the bridge image where a Docker engine runs"
 	@echo "make container    - (Docker) the bridge image, $(BRIDGE_IMAGE)"
 	@echo "make run-docker   - (Docker) LocalStack, NATS, MongoDB by docker compose, then make run against LocalStack"
+	@echo "make k8s-render   - the bridge's manifests, OVERLAY=prod (KEDA) | prod-hpa | local, in namespace K8S_NAMESPACE"
 	@echo "make k8s-status   - the bridge's Deployment, pods, Service, PDB and autoscaler in namespace $(K8S_NAMESPACE)"
 	@echo "make k8s-logs     - the last $(LINES) log lines of every bridge pod (FOLLOW=1 to follow)"
 	@echo "make monitor      - live view: signals by state, recent fills, queue depths, DLQs, errors (API=... STACK=...)"
@@ -70,6 +72,14 @@ run-docker: install
 	$(call need-docker,make run-docker,make run is the same stack with no Docker at all (MiniStack))
 	$(DOCKER) compose -f local/docker-compose.yml up -d --wait
 	AWS_ENDPOINT_URL=http://127.0.0.1:4566 $(UV) run python -m local.stack run
+
+# The overlay under a throwaway kustomization that sets the namespace of everything, the Namespace included
+# (kustomize takes a directory base only by a relative path).
+k8s-render:
+	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	rel=$$(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$(CURDIR)/infra/k8s/overlays/$(OVERLAY)" "$$dir"); \
+	printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: %s\nresources:\n  - %s\n' "$(K8S_NAMESPACE)" "$$rel" > "$$dir/kustomization.yaml"; \
+	$(KUBECTL) kustomize "$$dir"
 
 k8s-status:
 	$(call need-cluster,make k8s-status)

