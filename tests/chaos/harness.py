@@ -249,8 +249,9 @@ def book_problems(stack: Stack, deps: Any, signal_ids: Iterable[str]) -> list[st
         key = (record.strategy_id, record.symbol)
         if key not in ledgers:
             ledgers[key] = deps.ledger.fills(*key)
-        booked = sum((f.qty for f in ledgers[key] if f.signal_id == sid and f.role != "exit"), Decimal(0))
-        want = executed.get(client_order_id(sid), Decimal(0))
+        cid = client_order_id(sid)
+        booked = sum((f.qty for f in ledgers[key] if f.client_order_id == cid), Decimal(0))
+        want = executed.get(cid, Decimal(0))
         if booked != want:
             problems.append(f"{sid}: the book holds {booked} of its order's {want} executed")
     return problems

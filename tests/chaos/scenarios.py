@@ -275,6 +275,111 @@ def book_duplicate_fill_reports(servers: Servers, size: Size) -> Tally:
     return tally(stack, fns, ids)
 
 
+# -- exits that cannot stand (issue: protect every position) ------------------------------------------------
+
+_BRACKET = {"order_type": "market", "stop_loss_pct": 3, "take_profit_pct": 3}
+_SCHEDULED = {"source": "aws.events", "detail-type": "Scheduled Event"}
+
+
+def _post_bracketed(stack: Stack, fns: dict[str, Any], ids: list[str]) -> None:
+    bearer = token()
+    for i, sid in enumerate(ids):
+        status, body = post(fns["api"], signal(sid, i, meta=_BRACKET), bearer)
+        if status != 202:
+            raise AssertionError(f"the API refused a valid signal: {status} {body}")
+
+
+def _protection_problems(stack: Stack, ids: list[str], want: str) -> list[str]:
+    """Each signal's protection is ``want``; a flattened one was sold exactly once."""
+    from tradeengine.sizing_base import client_order_id
+
+    from tests.chaos.harness import exchange_orders
+
+    deps, placed = stack.deps(), exchange_orders(stack.servers)
+    problems = []
+    for sid in ids:
+        record = deps.store.get(sid)
+        got = (record.execution or {}).get("protection") if record else None
+        if got != want:
+            problems.append(f"{sid}: protection={got}, wanted {want}")
+        sells = placed.get(client_order_id(sid, "fl"), 0)
+        if sells != (1 if want == "flattened" else 0):
+            problems.append(f"{sid}: {sells} flatten orders")
+    return problems
+
+
+def _monitor_runs(fns: dict[str, Any], n: int) -> None:
+    for _ in range(n):
+        invoke(fns["monitor"], _SCHEDULED)
+
+
+def exits_refused_after_fill(servers: Servers, size: Size) -> Tally:
+    """Every exit pair is refused after its entry filled: the monitor retries them, then flattens each
+    position at market, once (UNPROTECTED_POSITION_ACTION=flatten)."""
+    stack = _fresh(servers, EXIT_RETRY_SECONDS="0", EXIT_PLACEMENT_ATTEMPTS="2")
+    fns = functions(stack)
+    ids = _ids("exitsrefused", size.signals)
+    servers.faults(reject_next_lists=10 * size.signals)
+    _post_bracketed(stack, fns, ids)
+    run_pipeline(stack, fns, ids, timeout_s=60)
+    _monitor_runs(fns, 3)
+    result = tally(stack, fns, ids)
+    result.problems += _protection_problems(stack, ids, "flattened")
+    return result
+
+
+def exits_refused_alert_policy(servers: Servers, size: Size) -> Tally:
+    """The same with UNPROTECTED_POSITION_ACTION=alert: nothing is sold; each is counted unprotected."""
+    stack = _fresh(servers, EXIT_RETRY_SECONDS="0", EXIT_PLACEMENT_ATTEMPTS="1", UNPROTECTED_POSITION_ACTION="alert")
+    fns = functions(stack)
+    ids = _ids("exitsalert", size.signals)
+    servers.faults(reject_next_lists=10 * size.signals)
+    _post_bracketed(stack, fns, ids)
+    run_pipeline(stack, fns, ids, timeout_s=60)
+    _monitor_runs(fns, 2)
+    result = tally(stack, fns, ids)
+    result.problems += _protection_problems(stack, ids, "unprotected")
+    return result
+
+
+def exits_unknown_after_fill(servers: Servers, size: Size) -> Tally:
+    """Every exit pair reaches the book but its answer is lost (5xx): the monitor finds each pair by client
+    order id and never places a second one."""
+    stack = _fresh(servers, EXIT_RETRY_SECONDS="0")
+    fns = functions(stack)
+    ids = _ids("exitsunknown", size.signals)
+    servers.faults(fail_next_lists=size.signals)
+    _post_bracketed(stack, fns, ids)
+    run_pipeline(stack, fns, ids, timeout_s=60)
+    _monitor_runs(fns, 2)
+    result = tally(stack, fns, ids)
+    result.problems += _protection_problems(stack, ids, "protected")
+    lists = [o for o in stack.servers.admin("state")["book"]["orders"] if int(o.get("order_list_id", -1)) >= 0]
+    if len(lists) != 2 * len(ids):
+        result.problems.append(f"{len(lists)} exit legs on the book for {len(ids)} entries (want 2 each)")
+    return result
+
+
+def exit_canceled_by_hand(servers: Servers, size: Size) -> Tally:
+    """Someone cancels the exits on the exchange: the monitor notices, and flattens each position."""
+    from contracts.orders import OrderPlan
+
+    stack = _fresh(servers)
+    fns = functions(stack)
+    ids = _ids("byhand", size.signals)
+    _post_bracketed(stack, fns, ids)
+    run_pipeline(stack, fns, ids, timeout_s=60)
+    deps = stack.deps()
+    for sid in ids:
+        record = deps.store.get(sid)
+        brackets = OrderPlan.model_validate(record.plan).brackets
+        deps.exchange.cancel_order(record.symbol, client_order_id=brackets.stop_loss.new_client_order_id)
+    _monitor_runs(fns, 1)
+    result = tally(stack, fns, ids)
+    result.problems += _protection_problems(stack, ids, "flattened")
+    return result
+
+
 class _CrashingPlans:
     """orders.fifo of one sizing container, dying right after the k-th plan was sent (state not saved)."""
 
@@ -493,6 +598,10 @@ MATRIX: dict[str, Scenario] = {
     "api_and_nats_at_once": api_and_nats_at_once,
     "book_crash_before_ledger": book_crash_before_ledger,
     "book_duplicate_fill_reports": book_duplicate_fill_reports,
+    "exits_refused_after_fill": exits_refused_after_fill,
+    "exits_refused_alert_policy": exits_refused_alert_policy,
+    "exits_unknown_after_fill": exits_unknown_after_fill,
+    "exit_canceled_by_hand": exit_canceled_by_hand,
 }
 
 

@@ -24,6 +24,10 @@ SUBSET = [
     "mongodb_down",
     "book_crash_before_ledger",
     "book_duplicate_fill_reports",
+    "exits_refused_after_fill",
+    "exits_refused_alert_policy",
+    "exits_unknown_after_fill",
+    "exit_canceled_by_hand",
 ]
 
 
