@@ -79,7 +79,7 @@ def _describe(decision: object) -> tuple[str, str, str]:
     if isinstance(decision, Hold):
         return "HOLD", "-", decision.reason
     code = getattr(decision, "code", "?")
-    return f"REJECTED\n{code}", "-", getattr(decision, "reason", "")
+    return f"REJECTED {code}", "-", getattr(decision, "reason", "")
 
 
 def _plain(value: object) -> str:
