@@ -17,6 +17,7 @@ from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.memory import (
     MemoryAudit,
     MemoryCounters,
+    MemoryLedger,
     MemoryQueue,
     MemorySignalStore,
     MemoryTradingState,
@@ -57,6 +58,7 @@ def memory_deps(store: MemorySignalStore | None = None, **setting_overrides: Any
         "trading_state": MemoryTradingState(),
         "exchange": exchange,
         "rules": None,
+        "ledger": MemoryLedger(),  # the book's routes read it (an empty book)
     }
     # Ports the API does not use (dead letters, ...) stay None, so new ones do not break these tests.
     others = {
