@@ -74,6 +74,8 @@ class OrderRequest(BaseModel):
     price: Money | None = None
     stop_price: Money | None = None
     time_in_force: Literal["GTC", "IOC", "FOK"] | None = None
+    # A trailing stop's delta in bips (STOP_LOSS / TAKE_PROFIT kinds; stopPrice then optional, the activation price).
+    trailing_delta: int | None = None
     new_client_order_id: str
 
     def to_binance(self) -> dict[str, str]:
@@ -85,6 +87,7 @@ class OrderRequest(BaseModel):
             "price": self.price,
             "stopPrice": self.stop_price,
             "timeInForce": self.time_in_force,
+            "trailingDelta": str(self.trailing_delta) if self.trailing_delta is not None else None,
         }
         for key, value in optional.items():
             if value is not None:

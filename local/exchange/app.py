@@ -71,6 +71,16 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--slippage-bps", default="0", help="market fills move against the taker by this (default 0)")
     parser.add_argument("--fee", default="0.001", help="maker and taker fee rate (default 0.001 = 0.1 %%)")
     parser.add_argument(
+        "--top-of-book-qty",
+        default="0",
+        help="what one price level holds, in the quote asset, e.g. 100 (USDT); larger orders fill partially "
+        "(default 0: unlimited, every fill whole)",
+    )
+    parser.add_argument("--level-bps", default="1", help="distance between price levels in bps (default 1)")
+    parser.add_argument(
+        "--book-levels", type=int, default=100, help="levels a taker walks; a market order's rest expires (default 100)"
+    )
+    parser.add_argument(
         "--enforce-limits",
         action="store_true",
         default=False,
@@ -102,7 +112,12 @@ def serve(args: Any) -> int:
         balances = parse_pairs(args.balances, "--balances")
         prices = parse_pairs(",".join(args.price), "--price")
         config = MatchingConfig(
-            maker_fee=Decimal(args.fee), taker_fee=Decimal(args.fee), slippage_bps=Decimal(args.slippage_bps)
+            maker_fee=Decimal(args.fee),
+            taker_fee=Decimal(args.fee),
+            slippage_bps=Decimal(args.slippage_bps),
+            top_of_book_qty=Decimal(args.top_of_book_qty),
+            level_bps=Decimal(args.level_bps),
+            book_levels=args.book_levels,
         )
         venue = Venue(info, balances, prices, config, Decimal(args.walk_bps), args.step_ms, args.seed)
         limits = LimitSettings.from_json(

@@ -87,7 +87,7 @@ def _require(params: Mapping[str, str], key: Callable[[str], str], otype: Binanc
     names = ["timeInForce"] if otype.needs_time_in_force else []
     names += ["quantity"] if otype is not BinanceOrderType.MARKET and not has_qty else []
     names += ["price"] if otype.needs_price else []
-    names += ["stopPrice"] if otype.needs_stop_price else []
+    names += ["stopPrice"] if otype.needs_stop_price and not params.get(key("trailingDelta")) else []
     for name in names:
         text(params, key(name))
 
@@ -122,6 +122,7 @@ def order_request(
             price=decimal(params, key("price")),
             stop_price=decimal(params, key("stopPrice")),
             time_in_force=tif,
+            trailing_delta=integer(params, key("trailingDelta")),
             new_client_order_id=client_id(params, key("clientOrderId") if prefix else "newClientOrderId"),
         )
     except ValidationError as exc:

@@ -42,9 +42,17 @@ def result(order: Order) -> dict[str, Any]:
             "selfTradePreventionMode": "EXPIRE_MAKER",
         }
     )
-    if order.stop_price > 0:
+    if order.stop_price > 0 or order.trailing_delta:
         out["stopPrice"] = num(order.stop_price)
+    out.update(trailing(order))
     return out
+
+
+def trailing(order: Order) -> dict[str, Any]:
+    """A trailing stop's trailingDelta and trailingTime (-1 until it tracks); nothing for other orders."""
+    if not order.trailing_delta:
+        return {}
+    return {"trailingDelta": order.trailing_delta, "trailingTime": order.trailing_time_ms}
 
 
 def full(book: Book, order: Order) -> dict[str, Any]:
@@ -93,6 +101,7 @@ def query(order: Order) -> dict[str, Any]:
         "workingTime": order.working_time_ms,
         "origQuoteOrderQty": num(order.orig_quote_order_qty),
         "selfTradePreventionMode": "EXPIRE_MAKER",
+        **trailing(order),
     }
 
 

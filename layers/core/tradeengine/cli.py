@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     opt("--seed", type=int, help="random-walk seed (default 7)")
     opt("--slippage-bps", help="market fills move against the taker by this many bps (default 0)")
     opt("--fee", help="maker and taker fee rate (default 0.001 = 0.1 %%)")
+    opt("--top-of-book-qty", help="what one price level holds, in the quote asset (default 0: unlimited depth)")
+    opt("--level-bps", help="distance between price levels in bps (default 1)")
+    opt("--book-levels", type=int, help="levels a taker walks; a market order's rest expires (default 100)")
     local.set_defaults(func=_cmd_local_exchange)
     token = sub.add_parser(
         "token",

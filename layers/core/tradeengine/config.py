@@ -125,6 +125,14 @@ class Settings(BaseSettings):
     idempotency_table: str = "tradeengine-idempotency"
     market_data_url: str = "https://api.binance.com"  # paper prices: Binance public REST, or the local exchange
     paper_starting_balances: str = "USDT=10000"  # ASSET=amount,... for a new paper book
+    # The paper exchange's fill model (TRADING_FEE_RATE is what sizing assumes, this is what the paper charges).
+    paper_fee_rate: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1)  # maker and taker
+    paper_slippage_bps: Decimal = Field(default=Decimal(0), ge=0, lt=10000)  # market fills, against the trader
+    # Depth: what one price level holds, in the quote asset (0: unlimited, every fill whole); levels
+    # PAPER_LEVEL_BPS apart; a taker walks at most PAPER_BOOK_LEVELS, what is left of a market order expires.
+    paper_top_of_book_qty: Decimal = Field(default=Decimal(0), ge=0)
+    paper_level_bps: Decimal = Field(default=Decimal(1), ge=0, lt=10000)
+    paper_book_levels: int = Field(default=100, ge=1, le=1000)
 
 
 @lru_cache(maxsize=1)

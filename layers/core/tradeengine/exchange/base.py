@@ -69,6 +69,7 @@ class ExchangeOrder:
     order_list_id: int = -1
     update_time_ms: int = 0
     fills: tuple[Fill, ...] = ()
+    trailing_delta: int | None = None  # a trailing stop's trailingDelta (bips)
 
     @property
     def average_price(self) -> Decimal | None:

@@ -373,6 +373,7 @@ def _order(raw: Mapping[str, Any]) -> ExchangeOrder:
         order_list_id=int(raw.get("orderListId", -1)),
         update_time_ms=int(raw.get("updateTime") or raw.get("transactTime") or raw.get("workingTime") or 0),
         fills=fills,
+        trailing_delta=int(raw["trailingDelta"]) if raw.get("trailingDelta") is not None else None,
     )
 
 

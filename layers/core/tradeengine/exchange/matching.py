@@ -114,6 +114,12 @@ class Book(OrderBook):
                 order.lock_amount += sibling.lock_amount
                 sibling.lock_amount = ZERO
 
+    def after_partial(self, order: Order, now_ms: int) -> None:
+        for sibling in self._pair_siblings(order):  # not through _close: that would close this leg too
+            sibling.status = "EXPIRED"
+            sibling.update_time_ms = now_ms
+            self.release(sibling)
+
     def after_close(self, order: Order, now_ms: int) -> None:
         order_list = self.lists.get(order.order_list_id)
         if order_list is None:

@@ -2,26 +2,30 @@
 
 One book of balances and orders, shared by the paper exchange and the local exchange.
 
-Pure (no I/O, no clock, Decimal only): the caller passes the time and the market price. There is no
-order book depth: a market order fills in full at the reference price moved by the slippage, a limit
-order fills in full when the price reaches it (a marketable limit takes at the better of its limit and
-the market), IOC and FOK expire when they cannot fill at once. Stop and take-profit orders trigger
-when the price crosses their stopPrice. OCO legs cancel each other; an OTOCO's pending pair becomes
-working when its entry fills. Fees: maker/taker rates, charged like Binance (a buy pays in the base
-asset received, a sell in the quote asset received), unless configured otherwise.
+Pure (no I/O, no clock, Decimal only): the caller passes the time and the market price. A taker walks
+the levels of ``matching_depth`` (by default one level of unlimited size: a market order fills in full
+at the reference price moved by the slippage, a marketable limit at the better of its limit and the
+market); a resting limit fills at its limit price when the price reaches it, with limited depth at most
+one level's size per price update (so it is PARTIALLY_FILLED for a while). IOC takes what it can and
+expires the rest, FOK fills whole or expires. Stop and take-profit orders trigger when the price
+crosses their stopPrice, trailing ones as ``matching_trailing`` says. OCO legs cancel each other; an
+OTOCO's pending pair becomes working when its entry fills. Fees: maker/taker rates, charged like
+Binance (a buy pays in the base asset received, a sell in the quote asset received), unless configured
+otherwise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any, Self
 
-from contracts.orders import BinanceOrderType, OrderRequest
-from tradeengine.decimals import floor_to_step, quantize_places
+from contracts.orders import OrderRequest
+from tradeengine.exchange import matching_trailing as trailing
+from tradeengine.exchange.matching_depth import level_size, step_for, walk
+from tradeengine.exchange.matching_funds import Funds
 from tradeengine.exchange.matching_state import (
     DUPLICATE_ORDER,
-    INSUFFICIENT_BALANCE,
     INVALID_SYMBOL,
     MARKET_CLOSED,
     ORDER_DOES_NOT_EXIST,
@@ -42,7 +46,6 @@ from tradeengine.exchange.matching_state import (
 )
 from tradeengine.rules import OrderContext, SymbolRules, Violation
 
-_BPS = Decimal(10000)
 _STOPS = ("STOP_LOSS", "STOP_LOSS_LIMIT")
 _TAKE_PROFITS = ("TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
 _MARKET_ON_TRIGGER = ("STOP_LOSS", "TAKE_PROFIT")
@@ -66,7 +69,7 @@ def crosses(side: str, limit: Decimal, price: Decimal) -> bool:
     return price <= limit if side == "BUY" else price >= limit
 
 
-class OrderBook:
+class OrderBook(Funds):
     """Balances, orders, order lists and trades of one account, with the exchange's rules per symbol."""
 
     def __init__(
@@ -88,6 +91,7 @@ class OrderBook:
         self.lists: dict[int, OrderList] = {}
         self.list_client_ids: dict[str, int] = {}
         self.next_list_id = 1
+        self._sliced: set[int] = set()  # orders that took their level at this price update
 
     # ---- hooks for order lists (see matching.Book) ----------------------------------------------
     def cancel_member(self, order: Order, now_ms: int) -> None:
@@ -99,10 +103,10 @@ class OrderBook:
     def after_close(self, order: Order, now_ms: int) -> None:
         """After an order ends: cancel its OCO sibling, activate an OTOCO pair, close the list."""
 
-    # ---- reads ----------------------------------------------------------------------------------
-    def balance(self, asset: str) -> tuple[Decimal, Decimal]:
-        return self.free.get(asset, ZERO), self.locked.get(asset, ZERO)
+    def after_partial(self, order: Order, now_ms: int) -> None:
+        """After a partial fill: an OCO leg that starts filling expires its sibling."""
 
+    # ---- reads ----------------------------------------------------------------------------------
     def get(self, symbol: str, order_id: int | None = None, client_order_id: str | None = None) -> Order:
         order = self._find(symbol, order_id, client_order_id)
         if order is None:
@@ -141,9 +145,11 @@ class OrderBook:
             open_orders=len(open_here),
             open_algo_orders=sum(1 for o in open_here if o.type in _STOPS + _TAKE_PROFITS),
         )
-        problems = rules.check(order, ctx)
+        trailing_stop = order.trailing_delta is not None  # its stopPrice is optional: the activation price
+        problems = [p for p in rules.check(order, ctx) if not (trailing_stop and p.filter == "STOP_PRICE")]
         if problems:
             raise _violation_error(problems[0])
+        trailing.check(rules, order)
         if not at_market:
             return rules
         side, otype = order.side.value, order.type.value
@@ -177,19 +183,28 @@ class OrderBook:
         return order
 
     def on_price(self, symbol: str, price: Decimal, now_ms: int) -> None:
-        """A new market price: trigger stops, fill resting limits, run what those fills set off."""
+        """A market price: trigger stops, fill resting limits, run what those fills set off.
+
+        With limited depth a resting order takes at most one level per price update, and only a new
+        price is an update (the same price again is no new trading).
+        """
+        fresh = self.prices.get(symbol) != price
         self.prices[symbol] = price
+        self._sliced = set()
         for _ in range(100):  # a fill can activate an OTOCO pair that fills at once; bounded, never endless
-            if not any(self._step(o, price, now_ms) for o in sorted(self.open_orders(symbol), key=_by_id)):
+            orders = sorted(self.open_orders(symbol), key=_by_id)
+            if not any(self._step(o, price, now_ms, fresh) for o in orders):
                 break
         self._prune()
 
     # ---- the model ------------------------------------------------------------------------------
-    def _step(self, order: Order, price: Decimal, now_ms: int) -> bool:
+    def _step(self, order: Order, price: Decimal, now_ms: int, fresh: bool = True) -> bool:
         if order.status == "PENDING_NEW" or not order.is_open:
             return False
         if not order.triggered:
-            if not triggers(order.type, order.side, order.stop_price, price):
+            stop_met = order.stop_price > 0 and triggers(order.type, order.side, order.stop_price, price)
+            fired = trailing.step(order, price, now_ms, stop_met) if order.trailing_delta else stop_met
+            if not fired:
                 return False
             order.triggered = True
             order.working_time_ms = now_ms
@@ -197,7 +212,14 @@ class OrderBook:
             self._work(order, now_ms)
             return True
         if order.price > 0 and crosses(order.side, order.price, price):
-            self._fill(order, order.price, is_maker=True, now_ms=now_ms)
+            if not self.config.depth_limited:
+                self._fill(order, order.price, is_maker=True, now_ms=now_ms)
+                return True
+            if not fresh or order.order_id in self._sliced:
+                return False
+            self._sliced.add(order.order_id)
+            size = level_size(self.config, step_for(self.rules[order.symbol], order.type), order.price)
+            self._fill(order, order.price, is_maker=True, now_ms=now_ms, qty=size)
             return True
         return False
 
@@ -205,44 +227,40 @@ class OrderBook:
         """Execute what can execute now; leave the rest resting (or expire it, for IOC / FOK)."""
         price = self.prices[order.symbol]
         if not order.triggered:
+            trailing.start(order, price, now_ms)
             return  # a stop waiting for its price
+        self._sliced.add(order.order_id)
         if order.type == "MARKET" or order.type in _MARKET_ON_TRIGGER:
-            self._fill(order, self._slipped(order, price), is_maker=False, now_ms=now_ms)
+            self._take(order, walk(self.config, self.rules[order.symbol], order, price), now_ms)
+            if order.is_open:  # the book ran out of levels before the order was filled
+                self._close(order, "EXPIRED", now_ms)
         elif crosses(order.side, order.price, price):
-            best = self._slipped(order, price)
-            fill = min(best, order.price) if order.side == "BUY" else max(best, order.price)
-            self._fill(order, fill, is_maker=False, now_ms=now_ms)
+            slices = walk(self.config, self.rules[order.symbol], order, price, order.price)
+            remaining = order.orig_qty - order.executed_qty
+            if order.time_in_force == "FOK" and sum((q for _, q in slices), ZERO) < remaining:
+                self._close(order, "EXPIRED", now_ms)  # fill or kill: not all of it within the limit
+                return
+            self._take(order, slices, now_ms)
+            if order.is_open and order.time_in_force in ("IOC", "FOK"):
+                self._close(order, "EXPIRED", now_ms)
         elif order.time_in_force in ("IOC", "FOK"):
             self._close(order, "EXPIRED", now_ms)
         elif order.working_time_ms < 0:
             order.working_time_ms = now_ms
 
-    def _slipped(self, order: Order, price: Decimal) -> Decimal:
-        rules = self.rules[order.symbol]
-        move = price * self.config.slippage_bps / _BPS
-        tick = rules.tick_size if rules.tick_size > 0 else Decimal("0.00000001")
-        if order.side == "BUY":
-            return ((price + move) / tick).to_integral_value(rounding=ROUND_CEILING) * tick
-        return ((price - move) / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
+    def _take(self, order: Order, slices: list[tuple[Decimal, Decimal]], now_ms: int) -> None:
+        """Fill as taker, one fill (and trade id) per level, until filled or no longer payable."""
+        for at, qty in slices:
+            self._fill(order, at, is_maker=False, now_ms=now_ms, qty=qty)
+            if not order.is_open:
+                return
 
-    def _fill(self, order: Order, price: Decimal, is_maker: bool, now_ms: int) -> None:
-        rules = self.rules[order.symbol]
-        qty = order.orig_qty - order.executed_qty
+    def _fill(self, order: Order, price: Decimal, is_maker: bool, now_ms: int, qty: Decimal | None = None) -> None:
+        remaining = order.orig_qty - order.executed_qty
+        qty = remaining if qty is None else min(qty, remaining)
         quote = price * qty
-        rate = self.config.maker_fee if is_maker else self.config.taker_fee
         self.take_sibling_locks(order, now_ms)
-        if order.side == "BUY":
-            if self.config.buy_commission_in == "quote":
-                asset, fee = rules.quote_asset, quantize_places(quote * rate, rules.quote_precision)
-                pay, receive = quote + fee, qty
-            else:
-                asset, fee = rules.base_asset, quantize_places(qty * rate, rules.base_precision)
-                pay, receive = quote, qty - fee
-            paid_asset, got_asset = rules.quote_asset, rules.base_asset
-        else:
-            asset, fee = rules.quote_asset, quantize_places(quote * rate, rules.quote_precision)
-            pay, receive = qty, quote - fee
-            paid_asset, got_asset = rules.base_asset, rules.quote_asset
+        asset, fee, paid_asset, pay, got_asset, receive = self._charge(order, price, qty, is_maker)
         if not self._pay(order, paid_asset, pay):
             self._close(order, "EXPIRED", now_ms)  # a triggered order the account can no longer pay for
             return
@@ -258,61 +276,19 @@ class OrderBook:
         order.cummulative_quote_qty += quote
         if order.working_time_ms < 0:
             order.working_time_ms = now_ms
-        self._close(order, "FILLED", now_ms)
-
-    def _pay(self, order: Order, asset: str, amount: Decimal) -> bool:
-        from_lock = min(order.lock_amount, amount) if order.lock_asset == asset else ZERO
-        rest = amount - from_lock
-        if self.free.get(asset, ZERO) < rest:
-            return False
-        if from_lock:
-            self.locked[asset] -= from_lock
-            order.lock_amount -= from_lock
-        self.free[asset] = self.free.get(asset, ZERO) - rest
-        return True
+        if order.executed_qty >= order.orig_qty:
+            self._close(order, "FILLED", now_ms)
+            return
+        order.status = "PARTIALLY_FILLED"
+        order.update_time_ms = now_ms
+        self.after_partial(order, now_ms)
+        self._trim_lock(order)
 
     def _close(self, order: Order, status: str, now_ms: int) -> None:
         order.status = status
         order.update_time_ms = now_ms
         self.release(order)
         self.after_close(order, now_ms)
-
-    # ---- funds ----------------------------------------------------------------------------------
-    def _lock_needed(self, order: Order, price: Decimal) -> tuple[str, Decimal]:
-        rules = self.rules[order.symbol]
-        if order.side == "SELL":
-            return rules.base_asset, order.orig_qty
-        at = order.price if order.price > 0 else order.stop_price if order.stop_price > 0 else price
-        if order.type == "MARKET":
-            at = self._slipped(order, price)
-        cost = at * order.orig_qty
-        if self.config.buy_commission_in == "quote":
-            cost += quantize_places(cost * max(self.config.maker_fee, self.config.taker_fee), rules.quote_precision)
-        return rules.quote_asset, cost
-
-    def _lock(self, order: Order, need: tuple[str, Decimal]) -> None:
-        asset, amount = need
-        if self.free.get(asset, ZERO) < amount:
-            raise refuse(INSUFFICIENT_BALANCE)
-        self.free[asset] = self.free.get(asset, ZERO) - amount
-        self.locked[asset] = self.locked.get(asset, ZERO) + amount
-        order.lock_asset, order.lock_amount = asset, amount
-
-    def release(self, order: Order) -> None:
-        if order.lock_amount > 0:
-            self.locked[order.lock_asset] -= order.lock_amount
-            self.free[order.lock_asset] = self.free.get(order.lock_asset, ZERO) + order.lock_amount
-        order.lock_amount = ZERO
-
-    def _quote_qty_to_base(self, order: OrderRequest, rules: SymbolRules, price: Decimal) -> Decimal:
-        assert order.quote_order_qty is not None
-        probe = Order(0, order.symbol, "", order.side.value, "MARKET", "NEW", ZERO)
-        step = rules.lot_for(BinanceOrderType.MARKET).step_size
-        qty = floor_to_step(order.quote_order_qty / self._slipped(probe, price), step)
-        lot = rules.lot_for(BinanceOrderType.MARKET)
-        if qty <= 0 or (lot.min_qty > 0 and qty < lot.min_qty):
-            raise MatchingError(-1013, "Filter failure: LOT_SIZE")
-        return qty
 
     # ---- records --------------------------------------------------------------------------------
     def _find(self, symbol: str, order_id: int | None, client_order_id: str | None) -> Order | None:
@@ -343,6 +319,7 @@ class OrderBook:
             time_ms=now_ms,
             update_time_ms=now_ms,
             triggered=not order.type.needs_stop_price,
+            trailing_delta=order.trailing_delta or 0,
         )
         self.next_order_id += 1
         return record

@@ -47,12 +47,26 @@ class MatchingConfig:
     ``slippage_bps`` moves market (taker) fills against the trader: buys pay more, sells get less.
     ``buy_commission_in``: "base" is Binance's default (a buy's fee comes out of the asset received),
     "quote" charges it in the quote asset instead.
+    Depth (``matching_depth``): ``top_of_book_qty`` is what one price level holds, in the quote asset
+    (Binance's quoteQty; 0, the default, is unlimited depth: every fill is whole); levels are ``level_bps``
+    apart, and a taker walks at most ``book_levels`` of them.
     """
 
     maker_fee: Decimal = Decimal("0.001")
     taker_fee: Decimal = Decimal("0.001")
     slippage_bps: Decimal = ZERO
     buy_commission_in: str = "base"
+    top_of_book_qty: Decimal = ZERO
+    level_bps: Decimal = Decimal(1)
+    book_levels: int = 100
+
+    def __post_init__(self) -> None:
+        if self.top_of_book_qty < 0 or self.level_bps < 0 or self.slippage_bps < 0 or self.book_levels < 1:
+            raise ValueError("top_of_book_qty, level_bps and slippage_bps must be >= 0, book_levels >= 1")
+
+    @property
+    def depth_limited(self) -> bool:
+        return self.top_of_book_qty > 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +74,9 @@ class MatchingConfig:
             "taker_fee": plain(self.taker_fee),
             "slippage_bps": plain(self.slippage_bps),
             "buy_commission_in": self.buy_commission_in,
+            "top_of_book_qty": plain(self.top_of_book_qty),
+            "level_bps": plain(self.level_bps),
+            "book_levels": self.book_levels,
         }
 
     @classmethod
@@ -69,6 +86,9 @@ class MatchingConfig:
             taker_fee=Decimal(raw.get("taker_fee", "0.001")),
             slippage_bps=Decimal(raw.get("slippage_bps", "0")),
             buy_commission_in=str(raw.get("buy_commission_in", "base")),
+            top_of_book_qty=Decimal(raw.get("top_of_book_qty", "0")),
+            level_bps=Decimal(raw.get("level_bps", "1")),
+            book_levels=int(raw.get("book_levels", 100)),
         )
 
 
@@ -114,6 +134,11 @@ class Order:
     lock_asset: str = ""
     lock_amount: Decimal = ZERO
     trade_ids: list[int] = field(default_factory=list)
+    # A trailing stop (trailingDelta in bips, 0: none): when it started tracking (Binance's trailingTime,
+    # -1 before) and the best price seen since (highest for a sell, lowest for a buy).
+    trailing_delta: int = 0
+    trailing_time_ms: int = -1
+    trailing_extreme: Decimal = ZERO
 
     @property
     def is_open(self) -> bool:
@@ -156,6 +181,7 @@ _DECIMAL_FIELDS = {
     "executed_qty",
     "cummulative_quote_qty",
     "lock_amount",
+    "trailing_extreme",
 }
 
 

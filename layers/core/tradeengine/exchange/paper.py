@@ -207,6 +207,7 @@ class PaperExchange:
         for _ in range(MAX_ATTEMPTS):
             state, version = self.store.load()
             book = Book.from_dict(state, self.rules) if state else Book(self.rules, self.config, self.starting_balances)
+            book.config = self.config  # this deployment's settings, whatever the book was saved with
             now = self.clock_ms()
             for symbol in set(symbols(book)):
                 book.on_price(symbol, self.market.price(symbol), now)
@@ -237,6 +238,7 @@ class PaperExchange:
             order_list_id=order.order_list_id,
             update_time_ms=order.update_time_ms,
             fills=tuple(_fill(t) for t in book.fills_of(order)),
+            trailing_delta=order.trailing_delta or None,
         )
 
     def _list(self, book: Book, order_list: OrderList) -> Accepted:

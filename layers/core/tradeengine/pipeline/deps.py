@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from tradeengine.config import Settings
     from tradeengine.exchange.base import Exchange
+    from tradeengine.exchange.matching import MatchingConfig
 
 
 @dataclass
@@ -74,6 +75,22 @@ def build_exchange(settings: Settings) -> Exchange:
     return BinanceExchange.from_settings(settings)
 
 
+def paper_matching_config(settings: Settings) -> MatchingConfig:
+    """The paper exchange's fill model from PAPER_FEE_RATE, PAPER_SLIPPAGE_BPS and the PAPER_* depth settings."""
+    from tradeengine.exchange.matching import MatchingConfig
+
+    return MatchingConfig(
+        maker_fee=settings.paper_fee_rate,
+        taker_fee=settings.paper_fee_rate,
+        slippage_bps=settings.paper_slippage_bps,
+        # as sizing assumes it (COMMISSION_IN_BASE_ON_BUY), so the exits sized after a buy fit what it left
+        buy_commission_in="base" if settings.commission_in_base_on_buy else "quote",
+        top_of_book_qty=settings.paper_top_of_book_qty,
+        level_bps=settings.paper_level_bps,
+        book_levels=settings.paper_book_levels,
+    )
+
+
 class _LazyPaperExchange:
     """The paper exchange, built on first use: its exchangeInfo comes over the network from the market
     data venue, which must not happen at import (a Lambda cold start, a test collecting modules)."""
@@ -97,6 +114,7 @@ class _LazyPaperExchange:
                 market,
                 DynamoDBPaperBookStore.from_settings(self._settings),
                 starting_balances=parse_balances(self._settings.paper_starting_balances),
+                config=paper_matching_config(self._settings),
             )
         return getattr(self._real, attr)
 
