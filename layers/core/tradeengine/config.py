@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -10,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tradeengine.engine import Policy
+from tradeengine.protections import ProtectionLimits
 from tradeengine.risk import RiskLimits, TradingState
 from tradeengine.sizing import SizingConfig
 
@@ -90,6 +92,22 @@ class Settings(BaseSettings):
             state=state or self.trading_state,
         )
 
+    def protection_limits(self) -> ProtectionLimits:
+        minutes = timedelta(minutes=1)
+        return ProtectionLimits(
+            max_daily_loss=self.max_daily_loss,
+            max_drawdown=self.max_drawdown,
+            max_daily_loss_account=self.max_daily_loss_account,
+            max_drawdown_account=self.max_drawdown_account,
+            stoploss_guard_trades=self.stoploss_guard_trades,
+            stoploss_guard_window=self.stoploss_guard_window_minutes * minutes,
+            stoploss_guard_cooldown=self.stoploss_guard_cooldown_minutes * minutes,
+            stoploss_guard_per_symbol=self.stoploss_guard_per_symbol,
+            cooldown_after_exit=self.cooldown_after_exit_minutes * minutes
+            if self.cooldown_after_exit_minutes
+            else None,
+        )
+
     # Exchange adapters and stores
     binance_base_url: str | None = None  # e.g. http://127.0.0.1:8900 for the local exchange; wins over testnet
     binance_recv_window_ms: int = Field(default=5000, gt=0, le=60000)
@@ -111,6 +129,19 @@ class Settings(BaseSettings):
     unprotected_position_action: Literal["flatten", "alert"] = "flatten"
     exit_placement_attempts: int = Field(default=3, ge=1, le=20)
     exit_retry_seconds: int = Field(default=30, ge=0, le=3600)
+    # Automatic protections (tradeengine.protections), each off until set; amounts in the quote asset.
+    max_daily_loss: Decimal | None = Field(default=None, gt=0)  # per strategy, realized since 00:00 UTC
+    max_drawdown: Decimal | None = Field(default=None, gt=0)  # per strategy, of the realized equity curve
+    max_daily_loss_account: Decimal | None = Field(default=None, gt=0)
+    max_drawdown_account: Decimal | None = Field(default=None, gt=0)
+    stoploss_guard_trades: int | None = Field(default=None, ge=1)
+    stoploss_guard_window_minutes: int = Field(default=60, gt=0)
+    stoploss_guard_cooldown_minutes: int = Field(default=60, gt=0)
+    stoploss_guard_per_symbol: bool = False
+    cooldown_after_exit_minutes: int | None = Field(default=None, gt=0)
+    # An account-wide protection that trips moves the trading state itself; HALTED may also flatten.
+    protection_trading_state: Literal["REDUCING", "HALTED"] = "REDUCING"
+    flatten_on_halt: bool = False
     signal_retention_days: int = Field(default=90, gt=0)  # TTL of a signal's record after its last change
     signals_queue_url: str | None = None  # SQS FIFO signals.fifo
     orders_queue_url: str | None = None  # SQS FIFO orders.fifo

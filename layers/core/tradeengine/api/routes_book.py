@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -29,9 +28,9 @@ from tradeengine.api.schemas import ERROR_RESPONSES
 from tradeengine.api.tokens import Principal, Scope
 from tradeengine.book import Performance, Position, performance, replay
 from tradeengine.exchange.base import ExchangeError
-from tradeengine.pipeline.booking import fill_json, flatten_targets, position_json, protected_by
+from tradeengine.pipeline.booking import fill_json, position_json, protected_by
 from tradeengine.pipeline.deps import Deps
-from tradeengine.pipeline.ingest import ingest
+from tradeengine.pipeline.flatten import flatten as flatten_positions
 from tradeengine.pipeline.ports import SignalQuery
 
 router = APIRouter(tags=["book"])
@@ -242,37 +241,9 @@ async def flatten(
 
 
 def _flatten(change: FlattenRequest, who: Principal, deps: Deps, request: Request) -> dict[str, Any]:
-    """One close signal per (strategy, symbol): it cancels the strategy's orders on the symbol and sells its
-    position, recorded and audited like any signal (source "flatten"); answered per position."""
-    positions = deps.ledger.positions(change.strategy_id)
-    held = {(p.strategy_id, p.symbol): p for p in positions}
-    batch = uuid.uuid4().hex[:12]
-    now = datetime.now(UTC)
-    done = []
-    for strategy, symbol in flatten_targets(positions, deps, change.strategy_id, change.symbol):
-        raw = {
-            "signal_id": f"flatten-{batch}-{strategy}-{symbol}"[:128],
-            "strategy_id": strategy,
-            "symbol": symbol,
-            "action": "close",
-            "price": 0,
-            "quantity": 0,
-            "confidence": 1,
-            "timestamp": now.isoformat(),
-            "meta": {"order_type": "market", "tags": {"flatten_reason": change.reason, "flattened_by": who.subject}},
-        }
-        with deps.recorder("ingest") as recorder:
-            result = ingest(raw, source="flatten", recorder=recorder, queue=deps.signals)
-        position = held.get((strategy, symbol))
-        done.append(
-            {
-                "strategy_id": strategy,
-                "symbol": symbol,
-                "quantity": plain(position.quantity) if position is not None else "0",
-                "signal_id": result.signal_id,
-                "status": result.state.value if result.state else None,
-                "status_url": f"{request.scope.get('root_path', '')}/signals/{result.signal_id}",
-                "errors": list(result.errors) if not result.accepted else [],
-            }
-        )
+    """One close signal per (strategy, symbol) (tradeengine.pipeline.flatten), answered per position."""
+    done = flatten_positions(deps, change.strategy_id, change.symbol, change.reason, who.subject)
+    root = request.scope.get("root_path", "")
+    for line in done:
+        line["status_url"] = f"{root}/signals/{line['signal_id']}"
     return {"reason": change.reason, "by": who.subject, "positions": done}

@@ -25,6 +25,7 @@ from tradeengine.engine import decide
 from tradeengine.exchange.base import ExchangeError
 from tradeengine.pipeline.booking import working_orders, working_records
 from tradeengine.pipeline.deps import Deps
+from tradeengine.pipeline.entry_guard import refuse_entry
 from tradeengine.pipeline.ingest import conflict_reason, received, record_invalid, same_content
 from tradeengine.pipeline.ports import SignalRecord
 from tradeengine.pipeline.quotas import MemoryWindows
@@ -139,6 +140,9 @@ def _decide(signal: Signal, deps: Deps, recorder: Recorder, source: str = "") ->
         # The account answered: an asset it does not list is held at zero (Binance omits empty ones), not unknown.
         for asset in (rules.base_asset, rules.quote_asset):
             balances.setdefault(asset, Decimal(0))
+    refused = refuse_entry(signal, deps, recorder.clock())  # the automatic protections, from the book
+    if refused is not None:
+        return refused
     state = deps.trading_state.get()
     if source == "flatten" and state is TradingState.HALTED:
         state = TradingState.REDUCING  # an operator's flatten closes positions even while trading is halted
