@@ -380,6 +380,61 @@ def exit_canceled_by_hand(servers: Servers, size: Size) -> Tally:
     return result
 
 
+def partial_fills(servers: Servers, size: Size) -> Tally:
+    """A venue with little depth (25 USDT a price level): market buys fill across several levels in one
+    answer, resting limit buys fill one level per price move (PARTIALLY_FILLED, run after run of the
+    monitor). Every piece is booked exactly once (the book against the exchange's own book)."""
+    import dataclasses
+
+    from local.stack.procs import free_port
+    from tests.chaos.servers import http_ok
+
+    port = free_port()
+    argv = list(servers.exchange.argv)
+    argv[argv.index("--port") + 1] = str(port)
+    thin = dataclasses.replace(
+        servers.exchange,
+        argv=[*argv, "--top-of-book-qty", "25"],
+        port=port,
+        log_path=servers.work / "exchange-thin.log",
+        ready=lambda: http_ok(f"http://127.0.0.1:{port}/api/v3/ping"),
+        proc=None,
+    ).start()
+    try:
+        venue = dataclasses.replace(servers, exchange=thin)
+        stack = Stack.create(venue)
+        fns = functions(stack)
+        bearer = token()
+        n = max(2, size.signals // 2)
+        market, limits = _ids("partialmkt", n), _ids("partiallmt", n)
+        for i, sid in enumerate(market):
+            status, body = post(fns["api"], signal(sid, i, symbol="BTCUSDT", quantity=0.002), bearer)
+            assert status == 202, body
+        for i, sid in enumerate(limits):
+            fields = {"symbol": "BTCUSDT", "quantity": 0.002, "price": 49990.0, "meta": {"order_type": "limit"}}
+            status, body = post(fns["api"], signal(sid, i, **fields), bearer)
+            assert status == 202, body
+        ids = market + limits
+        run_pipeline(stack, fns, ids, timeout_s=60)
+        deps = stack.deps()
+        partial = set()
+        for step in range(1, 4 * n + 8):  # each new price fills one more level of each resting buy
+            venue.admin("price", {"symbol": "BTCUSDT", "price": str(49990 - step)})
+            invoke(fns["monitor"], _SCHEDULED)
+            partial |= {s for s in limits if (r := deps.store.get(s)) and r.state.value == "PARTIALLY_FILLED"}
+            if all(deps.store.get(s).state.value == "FILLED" for s in limits):
+                break
+        result = tally(stack, fns, ids)
+        multi = [s for s in market if len((deps.store.get(s).execution or {}).get("entry", {}).get("fills", [])) < 2]
+        if multi:
+            result.problems.append(f"market buys filled in one piece on a thin book: {multi}")
+        if not partial:
+            result.problems.append("no limit buy was ever seen PARTIALLY_FILLED")
+        return result
+    finally:
+        thin.stop()
+
+
 class _CrashingPlans:
     """orders.fifo of one sizing container, dying right after the k-th plan was sent (state not saved)."""
 
@@ -602,6 +657,7 @@ MATRIX: dict[str, Scenario] = {
     "exits_refused_alert_policy": exits_refused_alert_policy,
     "exits_unknown_after_fill": exits_unknown_after_fill,
     "exit_canceled_by_hand": exit_canceled_by_hand,
+    "partial_fills": partial_fills,
 }
 
 

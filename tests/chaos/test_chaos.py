@@ -28,6 +28,7 @@ SUBSET = [
     "exits_refused_alert_policy",
     "exits_unknown_after_fill",
     "exit_canceled_by_hand",
+    "partial_fills",
 ]
 
 
