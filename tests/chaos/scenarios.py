@@ -380,6 +380,53 @@ def exit_canceled_by_hand(servers: Servers, size: Size) -> Tally:
     return result
 
 
+def protection_trips_mid_burst(servers: Servers, size: Size) -> Tally:
+    """A burst of buys on one symbol, with the strategy's close in the middle of it. The opening buy's fee
+    (0.05 USDT) stays inside the account's daily loss limit (0.07); the fees the burst and the close add
+    pass it, so the buys sized before the trip trade and every buy sized after it is refused
+    DAILY_LOSS_LIMIT (recorded, none lost, no order), and the trading state moves to REDUCING by itself."""
+    from tradeengine.sizing_base import client_order_id
+
+    from tests.chaos.harness import exchange_orders
+
+    stack = _fresh(servers, MAX_DAILY_LOSS_ACCOUNT="0.07", PROTECTION_TRADING_STATE="REDUCING")
+    fns = functions(stack)
+    bearer = token()
+    run = uuid.uuid4().hex[:6]
+    half = max(1, size.signals // 2)
+    opening, closing = f"trip-{run}-open", f"trip-{run}-close"
+    before = [f"trip-{run}-a{i:03d}" for i in range(half)]
+    after = [f"trip-{run}-b{i:03d}" for i in range(size.signals - half)]
+
+    def send(*bodies: dict[str, Any]) -> None:
+        for body in bodies:
+            status, reply = post(fns["api"], body, bearer)
+            assert status == 202, reply
+
+    buy = {"symbol": "BTCUSDT", "quantity": 0.001}
+    send(signal(opening, 0, **buy))
+    run_pipeline(stack, fns, [opening], timeout_s=60)
+    send(*(signal(sid, 0, **buy) for sid in before), signal(closing, 0, symbol="BTCUSDT", action="close"))
+    run_pipeline(stack, fns, [*before, closing], timeout_s=60)
+    send(*(signal(sid, 0, **buy) for sid in after))
+    run_pipeline(stack, fns, after, timeout_s=60)
+    result = tally(stack, fns, [opening, *before, closing])
+    deps, placed = stack.deps(), exchange_orders(stack.servers)
+    for sid in after:
+        record = deps.store.get(sid)
+        if record is None or record.code != "DAILY_LOSS_LIMIT":
+            result.lost += 1
+            result.problems.append(f"{sid}: {record.state.value if record else 'MISSING'} {record and record.code}")
+        if placed.get(client_order_id(sid), 0):
+            result.duplicates += 1
+            result.problems.append(f"{sid}: an order was placed after the protection tripped")
+    info = deps.trading_state.describe()
+    if info.state.value != "REDUCING" or info.set_by != "protection:max_daily_loss_account":
+        result.problems.append(f"trading state {info.state.value} set by {info.set_by!r}")
+    result.signals += len(after)
+    return result
+
+
 def partial_fills(servers: Servers, size: Size) -> Tally:
     """A venue with little depth (25 USDT a price level): market buys fill across several levels in one
     answer, resting limit buys fill one level per price move (PARTIALLY_FILLED, run after run of the
@@ -658,6 +705,7 @@ MATRIX: dict[str, Scenario] = {
     "exits_unknown_after_fill": exits_unknown_after_fill,
     "exit_canceled_by_hand": exit_canceled_by_hand,
     "partial_fills": partial_fills,
+    "protection_trips_mid_burst": protection_trips_mid_burst,
 }
 
 

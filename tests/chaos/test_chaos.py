@@ -29,6 +29,7 @@ SUBSET = [
     "exits_unknown_after_fill",
     "exit_canceled_by_hand",
     "partial_fills",
+    "protection_trips_mid_burst",
 ]
 
 
@@ -36,7 +37,8 @@ SUBSET = [
 def test_the_engine_survives(chaos_servers, name: str) -> None:
     result = run(name, chaos_servers, QUICK)
     assert result.ok, result.line(name) + "\n" + "\n".join(result.problems)
-    assert result.signals > 0 and result.orders == result.signals
+    refused = {"protection_trips_mid_burst": QUICK.signals - QUICK.signals // 2}.get(name, 0)  # by design
+    assert result.signals > 0 and result.orders == result.signals - refused
 
 
 def test_the_dlq_replay_script_moves_a_plan_back_once_and_leaves_unreadable_ones(chaos_servers) -> None:
