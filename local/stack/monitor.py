@@ -68,7 +68,7 @@ def _get(target: Target, path: str, auth: bool = True) -> tuple[int, str]:
     headers = {"authorization": f"Bearer {target.token}"} if auth and target.token else {}
     request = urllib.request.Request(f"{target.api}{path}", headers=headers)  # noqa: S310 (the API the user named)
     try:
-        with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 (the same URL, http(s) only)
             return int(reply.status), reply.read().decode()
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.read().decode(errors="replace")
@@ -230,6 +230,8 @@ def laptop_target() -> Target:
 
 
 def deployed_target(api: str, token: str | None, stack: str | None, endpoint: str | None) -> Target:
+    if not api.startswith(("http://", "https://")):
+        raise RuntimeError(f"--api must be an http:// or https:// URL, not {api!r}")
     queues: dict[str, str] = {}
     if stack:
         from tradeengine.stores import aws

@@ -74,7 +74,11 @@ def client(deps: Deps | None = None) -> tuple[TestClient, Deps]:
     return TestClient(create_app(lambda: deps), raise_server_exceptions=False), deps
 
 
-def token(*scopes: str, ttl: int = 300, secret: str = SECRET, now: float | None = None, subject: str = "tester") -> str:
+# An hour: modules mint their tokens at import (WRITE = bearer(...)), and a full `make test` reaches the unit
+# tests more than 5 minutes after collection; a 300 s token had expired by then (401 token_expired).
+def token(
+    *scopes: str, ttl: int = 3600, secret: str = SECRET, now: float | None = None, subject: str = "tester"
+) -> str:
     return mint(secret, subject, list(scopes), ttl, now=now)
 
 
