@@ -97,7 +97,8 @@ def test_signal_from_http_to_filled_order_with_audit(stack, functions, mongo_url
 
 def test_same_signal_five_times_and_redelivered_places_one_order(stack, functions):
     fns, token = functions
-    replies = [post(fns, token, signal(signal_id="it-dup-1")) for _ in range(5)]
+    body = signal(signal_id="it-dup-1")  # the same signal each time (a new timestamp would be another: a 409)
+    replies = [post(fns, token, body) for _ in range(5)]
     assert [r[1]["duplicate"] for r in replies] == [False, True, True, True, True]
     drain(fns, stack, stack.queues.signals, "sizing")
     event = sqs_event(stack.sqs, stack.queues.orders)
