@@ -25,7 +25,7 @@ def _signal(strategy: str, **fields: Any) -> dict[str, Any]:
         "strategy_id": strategy,
         "symbol": "BTCUSDT",
         "action": "buy",
-        "price": 50000.0,
+        "price": 45000.0,
         "quantity": 0.0,
         "confidence": 0.9,
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -68,6 +68,13 @@ def _monitor(ends: Endpoints, api: Api, done: Any, timeout: float = 60) -> None:
     raise AssertionError("the monitor did not get there in time")
 
 
+def _price(ends: Endpoints, symbol: str = "BTCUSDT") -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{ends.exchange}/api/v3/ticker/price?symbol={symbol}", timeout=5) as reply:
+        return str(json.loads(reply.read())["price"])
+
+
 def _hand_pnl(trades: list[dict[str, Any]], base: str = "BTC") -> D:
     """Realized PnL from GET /trades alone: average cost; fees in USDT (a BTC fee at its fill's price)."""
     held = cost = pnl = D(0)
@@ -95,11 +102,13 @@ def test_a_take_profit_closes_the_position_with_the_hand_computed_pnl_and_one_wi
     (held,) = _get(api, f"/positions?strategy_id={strategy}")["positions"]
     assert D(held["quantity"]) > 0 and len(held["protected_by"]) == 2, held
 
-    admin(local_stack.exchange, "price", {"symbol": "BTCUSDT", "price": "52000"})  # 4 % up: past the target
+    before = _price(local_stack)
+    up = str(D(entry["execution"]["entry"]["avg_price"]) * D("1.04"))  # 4 % up: past the 3 % target
+    admin(local_stack.exchange, "price", {"symbol": "BTCUSDT", "price": up})
     try:
         _monitor(local_stack, api, lambda: not api.signal(entry["signal_id"])["exits_working"])
     finally:
-        admin(local_stack.exchange, "price", {"symbol": "BTCUSDT", "price": "50000"})
+        admin(local_stack.exchange, "price", {"symbol": "BTCUSDT", "price": before})  # as the other tests expect
 
     (closed,) = _get(api, f"/positions?strategy_id={strategy}")["positions"]
     trades = _get(api, f"/trades?strategy_id={strategy}")["trades"]
@@ -114,6 +123,10 @@ def test_a_take_profit_closes_the_position_with_the_hand_computed_pnl_and_one_wi
 
     assert main(["performance", strategy, "--api", api.base, "--token", api.token, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["wins"] == 1
+    assert main(["positions", "--strategy", strategy, "--api", api.base, "--token", api.token, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["positions"][0]["quantity"] == "0"
+    assert main(["positions", "--strategy", strategy, "--api", api.base, "--token", api.token]) == 0
+    assert strategy in capsys.readouterr().out  # the rich table
 
 
 def test_two_strategies_close_their_own_quantity_and_a_close_cancels_the_exits_first(
@@ -146,7 +159,7 @@ def test_flatten_leaves_no_working_order_and_no_position_and_audits_every_step(
     a, b = f"F{uuid.uuid4().hex[:8]}", f"G{uuid.uuid4().hex[:8]}"
     assert _send(api, _signal(a, quantity=0.001, meta={"take_profit_pct": 5, "stop_loss_pct": 5}))["exits_working"]
     assert _send(api, _signal(b, quantity=0.002))["state"] == "FILLED"
-    resting = _send(api, _signal(b, price=45000.0, quantity=0.001, meta={"order_type": "limit"}))
+    resting = _send(api, _signal(b, price=40000.0, quantity=0.001, meta={"order_type": "limit"}))
     assert resting["state"] == "OPEN", resting
 
     status, answer = api.call("POST", "/positions/flatten", {"strategy_id": a, "reason": "e2e"})

@@ -31,6 +31,7 @@ def add_commands(sub: Any) -> None:
     positions.add_argument("--strategy", help="only this strategy")
     positions.add_argument("--symbol", help="only this symbol")
     positions.add_argument("--all", action="store_true", help="closed positions too")
+    positions.add_argument("--wide", action="store_true", help="mark price and fees too (wider than 80 columns)")
     positions.set_defaults(func=_cmd_positions)
     perf = sub.add_parser("performance", help="a strategy's round trips, wins, losses, PnL and drawdown")
     _common(perf)
@@ -96,21 +97,24 @@ def _cmd_positions(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="positions", title_justify="left")
-    for column in ("strategy", "symbol", "quantity", "avg entry", "mark", "unrealized", "realized", "fees", "exits"):
-        table.add_column(column, justify="left" if column in ("strategy", "symbol") else "right", no_wrap=True)
-    for p in rows:
-        table.add_row(
-            p["strategy_id"],
-            p["symbol"],
-            p["quantity"],
-            p["average_entry_price"] or "-",
-            p["mark_price"] or "-",
-            _money(p["unrealized_pnl"], p["quote_asset"]),
-            _money(p["realized_pnl"], p["quote_asset"]),
-            _money(p["fees"], p["quote_asset"]),
-            str(len(p.get("protected_by", []))),
+    quotes = sorted({p["quote_asset"] for p in rows})
+    title = f"positions (amounts in {', '.join(quotes)})" if quotes else "positions"
+    table = Table(title=title, title_justify="left")
+    wide = args.wide
+    columns = ["strategy", "symbol", "quantity", "avg entry", *(["mark"] if wide else []), "unrealized", "realized"]
+    columns += ["fees", "exits"] if wide else ["exits"]
+    for column in columns:
+        right = column not in ("strategy", "symbol")
+        table.add_column(
+            column, justify="right" if right else "left", overflow="fold" if column == "strategy" else "ellipsis"
         )
+    for p in rows:
+        cells = [p["strategy_id"], p["symbol"], p["quantity"], p["average_entry_price"] or "-"]
+        cells += [p["mark_price"] or "-"] if wide else []
+        cells += [p["unrealized_pnl"] or "-", p["realized_pnl"]]
+        cells += [p["fees"]] if wide else []
+        cells.append(str(len(p.get("protected_by", []))))
+        table.add_row(*cells)
     Console().print(table if rows else "no positions")
     return 0
 
