@@ -21,6 +21,7 @@ from aws_cdk import (
 )
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -28,6 +29,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -160,6 +162,9 @@ class TradeEngineStack(Stack):
             "BINANCE_TESTNET": c.get("BinanceTestnet"),
             "MARKET_DATA_URL": c.get("MarketDataUrl"),
             "PAPER_STARTING_BALANCES": c.get("PaperStartingBalances"),
+            "PAPER_FEE_RATE": c.get("PaperFeeRate"),
+            "PAPER_SLIPPAGE_BPS": c.get("PaperSlippageBps"),
+            "PAPER_TOP_OF_BOOK_QTY": c.get("PaperTopOfBookQty"),
             "MONGODB_DATABASE": c.get("MongoDbDatabase"),
             "SIGNALS_TABLE": self.signals_table.table_name,
             "COUNTERS_TABLE": self.counters_table.table_name,
@@ -326,7 +331,7 @@ class TradeEngineStack(Stack):
         access_logs = _log_group(
             self, "ApiAccessLogGroup", f"/aws/http-api/{self.stack_name}", self.config.get("LogRetentionDays")
         )
-        apigw.HttpStage(
+        stage = apigw.HttpStage(
             self,
             "HttpApiDefaultStage",
             http_api=api,
@@ -335,7 +340,37 @@ class TradeEngineStack(Stack):
             throttle=apigw.ThrottleSettings(rate_limit=50, burst_limit=100),
             access_log_settings=_AccessLogs(access_logs),
         )
+        self._custom_domain(api, stage)
         return api
+
+    def _custom_domain(self, api: apigw.HttpApi, stage: apigw.HttpStage) -> None:
+        """template.yaml's ApiDomain, ApiDomainMapping and ApiDomainRecord: off unless ApiDomainName is set."""
+        name = self.config.optional("ApiDomainName")
+        if name is None:
+            return
+        certificate_arn = self.config.optional("ApiCertificateArn")
+        if certificate_arn is None:
+            raise ValueError("ApiDomainName needs ApiCertificateArn: an ACM certificate for it in this region")
+        domain = apigw.DomainName(
+            self,
+            "ApiDomain",
+            domain_name=name,
+            certificate=acm.Certificate.from_certificate_arn(self, "ApiCertificate", certificate_arn),
+            endpoint_type=apigw.EndpointType.REGIONAL,
+            security_policy=apigw.SecurityPolicy.TLS_1_2,
+        )
+        apigw.ApiMapping(self, "ApiDomainMapping", api=api, domain_name=domain, stage=stage)
+        if zone := self.config.optional("ApiHostedZoneId"):
+            route53.CfnRecordSet(
+                self,
+                "ApiDomainRecord",
+                hosted_zone_id=zone,
+                name=name,
+                type="A",
+                alias_target=route53.CfnRecordSet.AliasTargetProperty(
+                    dns_name=domain.regional_domain_name, hosted_zone_id=domain.regional_hosted_zone_id
+                ),
+            )
 
 
 @jsii.implements(apigw.IAccessLogSettings)

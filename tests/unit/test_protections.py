@@ -31,7 +31,8 @@ def _fill(n, side, price, *, minutes_ago, stop=False, strategy="A"):
         venue="paper", trade_id=n, order_id=n, client_order_id=cid, signal_id=sid, strategy_id=strategy,
         symbol="BTCUSDT", base_asset="BTC", quote_asset="USDT", side=side, price=D(price), qty=D(1),
         quote_qty=D(price), commission=D(0), commission_asset="USDT", commission_quote=D(0),
-        time_ms=int((NOW - timedelta(minutes=minutes_ago)).timestamp() * 1000), role="exit" if side == "SELL" else "entry",
+        time_ms=int((NOW - timedelta(minutes=minutes_ago)).timestamp() * 1000),
+        role="exit" if side == "SELL" else "entry",
     )  # fmt: skip
 
 

@@ -66,9 +66,9 @@ def get_json(args: argparse.Namespace, path: str, params: dict[str, str | None])
     url = f"{args.api.rstrip('/')}{path}" + (f"?{query}" if query else "")
     if not url.startswith(("http://", "https://")):
         raise BookCommandError(f"--api must be an http(s) URL, not {args.api!r}")
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {_token(args)}"})  # noqa: S310 - http(s) only, checked above
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {_token(args)}"})  # noqa: S310 (http or https only, checked above)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 - http(s) only, checked above
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 (http or https only, checked above)
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")[:300]
