@@ -137,19 +137,34 @@ def test_rejected_signal_is_recorded_and_sends_nothing(stack, functions):
 
 
 def test_limit_order_rests_and_the_monitor_follows_it(stack, functions, exchange_url):
+    """A buy limit 2 % under the market rests OPEN; the monitor follows it, and once the price comes down
+    through it records the fill and books it."""
+    from decimal import Decimal
 
-    fns, token = functions
-    post(fns, token, signal(signal_id="it-limit-1", price=1.0, quantity=0.001, meta={"order_type": "limit"}))
-    drain(fns, stack, stack.queues.signals, "sizing")
-    drain(fns, stack, stack.queues.orders, "execution")
     from tradeengine.pipeline.deps import build_deps
 
+    fns, token = functions
+    start = Decimal(admin(exchange_url, "state")["prices"]["BTCUSDT"])
+    limit = (start * Decimal("0.98")).quantize(Decimal("0.01"))
+    body = signal(signal_id="it-limit-1", price=float(limit), quantity=0.001, meta={"order_type": "limit"})
+    assert post(fns, token, body)[0] == 202
+    drain(fns, stack, stack.queues.signals, "sizing")
+    drain(fns, stack, stack.queues.orders, "execution")
     deps = build_deps()
     record = deps.store.get("it-limit-1")
-    assert record.state.value in ("OPEN", "REJECTED"), record
-    if record.state.value == "OPEN":
-        report = fns["monitor"].handler({"source": "aws.events"}, FakeContext())
-        assert report["checked"] >= 1
+    assert record.state.value == "OPEN", (record.code, record.reason)
+    assert fns["monitor"].handler({"source": "aws.events"}, FakeContext())["checked"] >= 1
+    assert deps.store.get("it-limit-1").state.value == "OPEN"  # the market has not come down yet
+    try:
+        admin(exchange_url, "price", {"symbol": "BTCUSDT", "price": str(limit - 1)})
+        fns["monitor"].handler({"source": "aws.events"}, FakeContext())
+    finally:
+        admin(exchange_url, "price", {"symbol": "BTCUSDT", "price": str(start)})
+    filled = deps.store.get("it-limit-1")
+    assert filled.state.value == "FILLED", filled.execution
+    cid = filled.execution["entry"]["client_order_id"]
+    booked = [f for f in deps.ledger.fills(filled.strategy_id, "BTCUSDT") if f.client_order_id == cid]
+    assert sum(f.qty for f in booked) == Decimal(filled.execution["entry"]["executed_qty"]) > 0
 
 
 def test_exits_after_a_fill_are_followed_until_the_take_profit_closes_the_position(stack, functions, exchange_url):
