@@ -33,8 +33,10 @@ def control_table(ddb: Any, table_name: str) -> str:
 
 
 def test_implement_the_ports(ddb: Any, counters_table: str) -> None:
-    _c: Counters = DynamoDBCounters(counters_table, ddb_client=ddb)  # mypy checks the Protocols
-    _t: TradingStateStore = DynamoDBTradingState(counters_table, ddb_client=ddb)
+    from tests.support.ports import assert_implements
+
+    assert_implements(DynamoDBCounters(counters_table, ddb_client=ddb), Counters)
+    assert_implements(DynamoDBTradingState(counters_table, ddb_client=ddb), TradingStateStore)
 
 
 def test_counters_are_exact_under_eight_concurrent_writers(ddb: Any, counters_table: str) -> None:

@@ -52,8 +52,10 @@ def _receive_all(sqs: Any, url: str) -> list[dict[str, Any]]:
 
 
 def test_implement_the_ports(sqs: Any, queues: FifoQueues) -> None:
-    _s: SignalQueue = SqsFifoQueue(queues.signals, sqs_client=sqs)  # mypy checks the Protocols
-    _p: PlanQueue = SqsFifoQueue(queues.orders, sqs_client=sqs)
+    from tests.support.ports import assert_implements
+
+    assert_implements(SqsFifoQueue(queues.signals, sqs_client=sqs), SignalQueue)
+    assert_implements(SqsFifoQueue(queues.orders, sqs_client=sqs), PlanQueue)
 
 
 def test_same_signal_id_five_times_is_one_message(sqs: Any, queues: FifoQueues) -> None:

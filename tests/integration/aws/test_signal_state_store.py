@@ -55,7 +55,9 @@ def _walk(store: DynamoDBSignalStateStore, sid: str, *states: SignalState) -> No
 
 
 def test_implements_the_port(store: DynamoDBSignalStateStore) -> None:
-    _: SignalStateStore = store  # mypy checks the Protocol; the rest of this file checks the behaviour
+    from tests.support.ports import assert_implements
+
+    assert_implements(store, SignalStateStore)  # every method of the port, by name and kind; the rest: behaviour
 
 
 def test_create_once_then_duplicate_is_refused(store: DynamoDBSignalStateStore) -> None:
