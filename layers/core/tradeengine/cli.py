@@ -196,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tradeengine import cli_book  # positions, performance: the book of a running stack, over its API
 
     cli_book.add_commands(sub)
+    from tradeengine import cli_hooks  # hook create|rotate|revoke|list: TradingView webhooks (docs/WEBHOOKS.md)
+
+    cli_hooks.add_commands(sub)
     return parser
 
 

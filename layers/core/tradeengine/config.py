@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # that would trade per strategy a minute (then REJECTED STRATEGY_RATE_LIMITED, HTTP and NATS alike).
     api_rate_limit_per_minute: int | None = Field(default=None, gt=0)
     strategy_orders_per_minute: int | None = Field(default=None, gt=0)
+    # POST /webhooks/{hook_id}: wrong passphrases one source address may send in a minute before it gets 429.
+    webhook_auth_failures_per_minute: int = Field(default=10, gt=0)
     # Secrets Manager names/ARNs read at cold start (stores.secrets.resolve_settings) when the plain value
     # above is unset: on AWS only the name sits in the Lambda environment, never the value.
     jwt_secret_id: str | None = None  # SecretString = the HS256 key (plain text)

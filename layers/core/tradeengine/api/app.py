@@ -16,12 +16,22 @@ from fastapi.openapi.utils import get_openapi
 
 from contracts.signal import Signal
 from tradeengine import __version__, observability
-from tradeengine.api import docs, errors, routes_book, routes_exchange, routes_ops, routes_signals, routes_trading
+from tradeengine.api import (
+    docs,
+    errors,
+    routes_book,
+    routes_exchange,
+    routes_ops,
+    routes_signals,
+    routes_trading,
+    routes_webhooks,
+)
 from tradeengine.api.auth import check_auth_config
 from tradeengine.api.guard import MAX_BODY_BYTES, Guard
 from tradeengine.pipeline.deps import Deps
 
-DESCRIPTION = """Signals in, sized orders out. Every route but /health, /ready, /live and /metrics needs
+DESCRIPTION = """Signals in, sized orders out. Every route but /health, /ready, /live, /metrics and
+/webhooks/{hook_id} (TradingView alerts: a passphrase in the body, see docs/WEBHOOKS.md) needs
 `Authorization: Bearer <token>` (HS256, JWT_SECRET_KEY; mint one locally with
 `tradeengine token --scope signals:write`). Scopes: signals:write, orders:read, orders:write,
 account:read, admin (implies all). Every error answers `{"error": {"code", "message", "details"}}`."""
@@ -44,7 +54,7 @@ def create_app(deps_factory: Callable[[], Deps], *, max_body: int = MAX_BODY_BYT
     secrets = (settings.jwt_secret_key, settings.binance_api_key, settings.binance_api_secret, settings.mongodb_url)
     redactor = errors.Redactor(secret.get_secret_value() if secret else None for secret in secrets)
     errors.install(app, redactor)
-    for module in (routes_signals, routes_book, routes_exchange, routes_trading, routes_ops):
+    for module in (routes_signals, routes_webhooks, routes_book, routes_exchange, routes_trading, routes_ops):
         app.include_router(module.router)
     docs.install(app)
     app.add_middleware(Guard, redactor=redactor, max_body=max_body)

@@ -51,6 +51,8 @@ class Deps:
     ledger: Ledger  # the strategy book: fills and positions
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     windows: Any = None  # pipeline.quotas.Windows, shared by every instance; None: quotas count in-process
+    hooks: Any = None  # hooks.HookStore: the webhooks' secrets (control table); None: no webhook intake
+    auth_failures: Any = None  # hooks.AuthFailures: wrong webhook passphrases per source address and minute
 
     def recorder(self, stage: str) -> Recorder:
         return Recorder(self.store, self.audit, self.counters, self.settings.mode, stage, self.clock)
@@ -131,6 +133,7 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
     from tradeengine.stores.book import DynamoDBLedger
     from tradeengine.stores.control import DynamoDBCursors, DynamoDBTradingState
     from tradeengine.stores.counters import BufferedCounters, DynamoDBCounters
+    from tradeengine.stores.hooks import DynamoDBAuthFailures, DynamoDBHookStore
     from tradeengine.stores.queues import plan_queue, signal_queue
     from tradeengine.stores.quotas import DynamoDBWindows
     from tradeengine.stores.rules_cache import RulesCache
@@ -160,6 +163,8 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
         rules=RulesCache.from_settings(settings, exchange),
         ledger=DynamoDBLedger.from_settings(settings),
         windows=DynamoDBWindows.from_settings(settings),
+        hooks=DynamoDBHookStore.from_settings(settings),
+        auth_failures=DynamoDBAuthFailures.from_settings(settings),
     )
 
 

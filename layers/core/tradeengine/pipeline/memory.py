@@ -252,6 +252,7 @@ def memory_deps(
     from tradeengine.config import Settings
     from tradeengine.exchange.market_data import FixedMarketData
     from tradeengine.exchange.paper import PaperExchange
+    from tradeengine.hooks import MemoryAuthFailures, MemoryHookStore
     from tradeengine.pipeline.deps import Deps
 
     market = FixedMarketData({s: Decimal(str(p)) for s, p in prices.items()})
@@ -271,4 +272,6 @@ def memory_deps(
         exchange=exchange,
         rules=StaticRules(exchange.rules),
         ledger=MemoryLedger(),
+        hooks=MemoryHookStore(),
+        auth_failures=MemoryAuthFailures(),
     )
