@@ -238,6 +238,8 @@ def _cancel_first(plan: OrderPlan, body: Mapping[str, Any], deps: Deps, recorder
         outcome = deps.exchange.cancel_order(symbol, client_order_id=ref.client_order_id)
         if isinstance(outcome, Unknown):
             raise RetryLater(f"cancel of {ref.client_order_id} unknown ({outcome.reason}): the close waits")
+        if isinstance(outcome, Rejected) and outcome.retryable:  # rate-limited: the exit may still stand
+            raise RetryLater(f"cancel of {ref.client_order_id} refused for now ({outcome.code})", outcome.retry_after_s)
         order = _lookup_order(symbol, ref.client_order_id, deps)
         if order is not None and order.executed_qty > 0:
             try:
