@@ -28,6 +28,9 @@ class RejectionCode(StrEnum):
     BALANCE_UNKNOWN = "BALANCE_UNKNOWN"
     INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
     INVALID_BRACKET = "INVALID_BRACKET"
+    TRAILING_DELTA_OUT_OF_RANGE = "TRAILING_DELTA_OUT_OF_RANGE"  # outside the symbol's TRAILING_DELTA filter
+    LADDER_LEVEL_TOO_SMALL = "LADDER_LEVEL_TOO_SMALL"  # a take-profit level's share cannot pass the filters
+    SIMULATION_ONLY = "SIMULATION_ONLY"  # meta.simulate true on an engine trading on Binance mainnet
     DUST = "DUST"
     NOTHING_TO_CLOSE = "NOTHING_TO_CLOSE"
     SELL_EXCEEDS_POSITION = "SELL_EXCEEDS_POSITION"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -14,13 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from contracts.money import Money, plain
-
-# What the open part of ``meta`` may hold (the keys the engine does not know): a few levels of plain JSON.
-# Bounded so that no signal makes a record or a queue message larger than the README's bound, and so that
-# every stored string can be written back as UTF-8.
-MAX_META_DEPTH = 8
-MAX_META_BYTES = 8 * 1024  # the whole meta as stored (compact JSON, non-ASCII escaped)
-MAX_META_KEY_CHARS = 128
+from contracts.open_json import MAX_META_BYTES as MAX_META_BYTES
+from contracts.open_json import check_open_json
+from contracts.open_json import shown as shown
 
 
 class Action(StrEnum):
@@ -56,77 +53,33 @@ class TimeInForce(StrEnum):
 Percent = Money  # percent units, as in the seed: 2.0 means 2 %
 
 
-def shown(text: str, limit: int = 80) -> str:
-    """``text`` safe to put in a message: lone surrogates escaped, cut to ``limit`` characters."""
-    safe = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return safe if len(safe) <= limit else safe[: limit - 1] + "…"
+MAX_LADDER_LEVELS = 10  # take-profit levels of one signal: each is an OCO on the exchange (MAX_NUM_ORDERS)
+MAX_TRAILING_DELTA_BPS = 10000  # 100 %; each symbol's TRAILING_DELTA filter bounds it further (sizing)
 
 
-def _lone_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+class TakeProfitLevel(BaseModel):
+    """One rung of a take-profit ladder: its price (absolute, or percent from the entry) and its share."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-def _surrogate_error(field: str) -> PydanticCustomError:
-    # ``field`` (in the error's context) names a path inside meta; contracts.errors.describe reports it.
-    # pydantic refuses lone surrogates in str fields itself (string_unicode); meta's open part is not typed.
-    return PydanticCustomError(
-        "lone_surrogate",
-        "holds a lone UTF-16 surrogate (half of a character, e.g. an emoji cut in two); send whole characters",
-        {"field": field},
-    )
+    price: Money | None = Field(default=None, gt=0, description="absolute take-profit price of this level")
+    pct: Percent | None = Field(default=None, gt=0, description="take-profit this many percent from the entry")
+    share: Money = Field(gt=0, le=1, description="the part of the position this level sells (all levels sum to 1)")
 
-
-def check_open_json(value: Any, path: str, depth: int = 0) -> int:
-    """Plain JSON at most MAX_META_DEPTH levels deep, whole characters, finite numbers (walked without recursion).
-
-    Returns an upper bound of its size as compact, ASCII-escaped JSON (at most 12 bytes per character).
-    """
-    size = 0
-    todo: list[tuple[Any, str, int]] = [(value, path, depth)]
-    while todo:
-        item, where, depth = todo.pop()
-        size += 2
-        if isinstance(item, str):
-            size += 12 * len(item)
-            if not item.isascii() and _lone_surrogate(item):
-                raise _surrogate_error(shown(where))
-        elif isinstance(item, int):
-            size += item.bit_length() // 3 + 2
-        elif isinstance(item, float):
-            size += 24
-            if item != item or item in (float("inf"), float("-inf")):
-                raise PydanticCustomError("finite_number", "must be a finite number", {"field": shown(where)})
-        elif isinstance(item, dict | list):
-            if depth >= MAX_META_DEPTH:
-                raise PydanticCustomError(
-                    "too_deep",
-                    "nests more than {max_depth} levels of objects or arrays",
-                    {"field": shown(where), "max_depth": MAX_META_DEPTH},
-                )
-            pairs = item.items() if isinstance(item, dict) else enumerate(item)
-            for key, child in pairs:
-                if isinstance(key, str):
-                    size += 12 * len(key) + 3
-                    if len(key) > MAX_META_KEY_CHARS or (not key.isascii() and _lone_surrogate(key)):
-                        raise PydanticCustomError(
-                            "invalid_key",
-                            "has a key longer than {max_chars} characters or not made of whole characters",
-                            {"field": shown(where), "max_chars": MAX_META_KEY_CHARS},
-                        )
-                    todo.append((child, f"{where}.{key}", depth + 1))
-                else:
-                    todo.append((child, f"{where}[{key}]", depth + 1))
-    return size
+    @model_validator(mode="after")
+    def _one_price(self) -> TakeProfitLevel:
+        if (self.price is None) == (self.pct is None):
+            raise ValueError("give price or pct, exactly one")
+        return self
 
 
 class SignalMeta(BaseModel):
-    """Execution hints. Keys the engine does not know are kept (the seed's meta is open)."""
+    """Execution hints. Only these keys are read; the strategy's own data goes in ``tags``.
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    Any other key is refused (``unknown_key``, naming the documented key it most resembles): a typo such as
+    ``take_proft`` must not trade at market without the exit the strategy asked for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     order_type: OrderType = OrderType.MARKET
     time_in_force: TimeInForce = TimeInForce.GTC
@@ -135,8 +88,39 @@ class SignalMeta(BaseModel):
     stop_loss_pct: Percent | None = Field(default=None, gt=0, lt=100)
     take_profit: Money | None = Field(default=None, gt=0)
     take_profit_pct: Percent | None = Field(default=None, gt=0)
+    take_profit_levels: tuple[TakeProfitLevel, ...] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=MAX_LADDER_LEVELS,
+        description="a take-profit ladder: one OCO per level (its take-profit at the level, its stop at the "
+        "shared stop-loss); shares sum to 1; market entries only",
+    )
+    trailing_delta_bps: int | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_TRAILING_DELTA_BPS,
+        description="Binance trailingDelta in bips (100 = 1 %): on a stop / stop_limit entry, else on the "
+        "stop-loss exit (which then trails from the fill); within the symbol's TRAILING_DELTA filter",
+    )
+    trailing_stop_pct: Percent | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description="the same trailing delta in percent, a whole number of bips (1.25 = 125 bips)",
+    )
     position_size_pct: Percent | None = Field(default=None, gt=0, le=100)
     quote_quantity: Money | None = Field(default=None, gt=0)
+    simulate: bool | None = Field(
+        default=None,
+        description="the seed's flag: true refuses the signal on an engine that trades on Binance mainnet "
+        "(the engine's mode is the deployment's SIMULATION_ENABLED, never a signal's)",
+    )
+    tags: dict[str, Any] | None = Field(
+        default=None, description="the strategy's own data, kept with the signal and never read by the engine"
+    )
+    indicators: dict[str, Any] | None = Field(
+        default=None, description="the seed's name for free-form data such as indicator values: kept, never read"
+    )
 
     @field_validator("order_type", mode="before")
     @classmethod
@@ -151,19 +135,22 @@ class SignalMeta(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _plain_json(cls, value: Any) -> Any:
-        """The open part (keys the engine does not know) is checked here; the known keys have their own types."""
+        """Unknown keys are refused; the free-form objects are checked here (the other keys have their types)."""
         if not isinstance(value, dict):
             return value
+        unknown = [key for key in value if key not in _META_FIELDS]
+        if unknown:
+            raise _unknown_keys(unknown)
         size = 0
-        for key, item in value.items():
-            if key not in _META_FIELDS:
-                size += check_open_json({key: item}, "meta")
+        for key in _FREE_FORM:
+            if key in value:
+                size += check_open_json({key: value[key]}, "meta")
         if size > MAX_META_BYTES:  # the bound may overestimate: measure exactly before refusing
-            size = len(json.dumps({k: v for k, v in value.items() if k not in _META_FIELDS}, separators=(",", ":")))
+            size = len(json.dumps({k: v for k, v in value.items() if k in _FREE_FORM}, separators=(",", ":")))
             if size > MAX_META_BYTES:
                 raise PydanticCustomError(
                     "too_large",
-                    "meta's own keys are {size} bytes as JSON; at most {max_bytes}",
+                    "meta's free-form objects (tags, indicators) are {size} bytes as JSON; at most {max_bytes}",
                     {"size": size, "max_bytes": MAX_META_BYTES},
                 )
         return value
@@ -178,12 +165,85 @@ class SignalMeta(BaseModel):
             raise ValueError("give position_size_pct or quote_quantity, not both")
         if self.quote_quantity is not None and self.order_type is not OrderType.MARKET:
             raise ValueError("quote_quantity is only for market orders (Binance quoteOrderQty)")
+        self._check_trailing()
+        self._check_ladder()
         return self
+
+    @property
+    def trailing_delta(self) -> int | None:
+        """The trailing delta in bips, however it was given."""
+        if self.trailing_stop_pct is not None:
+            return int(self.trailing_stop_pct * 100)
+        return self.trailing_delta_bps
+
+    @property
+    def trails_entry(self) -> bool:
+        """The trailing delta goes on the entry (a stop order), not on the stop-loss exit."""
+        return self.trailing_delta is not None and self.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+
+    def _check_trailing(self) -> None:
+        if self.trailing_delta_bps is not None and self.trailing_stop_pct is not None:
+            raise _field_error("trailing_delta_bps, meta.trailing_stop_pct", "give one of them, not both")
+        pct = self.trailing_stop_pct
+        if pct is not None and (pct * 100) != (pct * 100).to_integral_value():
+            raise _field_error(
+                "trailing_stop_pct", "must be a whole number of bips (0.01 %): e.g. 1.25, not 1.255", "whole_bips"
+            )
+        if self.trailing_delta is None or self.trails_entry:
+            return
+        given = "trailing_stop_pct" if self.trailing_stop_pct is not None else "trailing_delta_bps"
+        if self.order_type in (OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_LIMIT):
+            raise _field_error(given, "a trailing delta goes on a stop or stop_limit entry, or on the stop-loss exit")
+        if self.stop_loss is not None or self.stop_loss_pct is not None:
+            # On Binance a trailing stop's stopPrice is where the trailing starts, not a floor: a fixed stop
+            # beside it would leave the position unprotected until the price falls that far.
+            fixed = "stop_loss" if self.stop_loss is not None else "stop_loss_pct"
+            raise _field_error(
+                f"{given}, meta.{fixed}",
+                "a trailing stop-loss trails from the fill; give it or a fixed stop_loss / stop_loss_pct, not both",
+            )
+
+    def _check_ladder(self) -> None:
+        levels = self.take_profit_levels
+        if levels is None:
+            return
+        if self.take_profit is not None or self.take_profit_pct is not None:
+            one = "take_profit" if self.take_profit is not None else "take_profit_pct"
+            raise _field_error(f"take_profit_levels, meta.{one}", "give a ladder or one take-profit, not both")
+        total = sum((level.share for level in levels), Decimal(0))
+        if total != 1:
+            raise _field_error(
+                "take_profit_levels", f"the shares sum to {plain(total)}; they must sum to 1", "shares_sum"
+            )
+        if self.stop_loss is None and self.stop_loss_pct is None and self.trailing_delta is None:
+            raise _field_error(
+                "take_profit_levels", "a ladder needs a stop-loss (stop_loss, stop_loss_pct or a trailing delta)"
+            )
+        if self.order_type is not OrderType.MARKET:
+            raise _field_error("take_profit_levels", "a take-profit ladder is for market entries only")
+
+
+def _field_error(fields: str, message: str, rule: str = "invalid_combination") -> PydanticCustomError:
+    return PydanticCustomError(rule, message, {"fields": f"meta.{fields}"})
+
+
+def _unknown_keys(keys: list[str]) -> PydanticCustomError:
+    hints = []
+    for key in keys[:5]:
+        close = difflib.get_close_matches(key.lower(), _DOCUMENTED, n=1, cutoff=0.6)
+        hints.append(f"{shown(key, 40)!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return PydanticCustomError(
+        "unknown_key",
+        "is not a key meta takes: {keys}; the strategy's own data goes in meta.tags",
+        {"fields": ", ".join(f"meta.{shown(k, 40)}" for k in keys[:5]), "keys": ", ".join(hints)},
+    )
 
 
 # The first character a letter, digit or underscore: "." or ".." would make a status_url (/signals/..) that
 # a client or a proxy normalises into another path.
 _META_FIELDS = frozenset(SignalMeta.model_fields)
+_FREE_FORM = ("tags", "indicators")
+_DOCUMENTED = sorted(_META_FIELDS - set(_FREE_FORM))
 
 SIGNAL_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$"
 

@@ -90,12 +90,18 @@ class Stack:
 
 
 def signal(signal_id: str, i: int = 0, **overrides: Any) -> dict[str, Any]:
-    """A valid market buy at the dynamic minimum: the engine must place exactly one order for it."""
+    """A valid market buy at the dynamic minimum: the engine must place exactly one order for it.
+
+    Priced at the local exchange's starting price of its symbol: a market signal further than 5 % from the
+    market is refused PRICE_OUT_OF_BAND (MAX_SIGNAL_PRICE_DEVIATION_PCT)."""
+    from local.exchange.prices import DEFAULT_PRICES
+
+    symbol = str(overrides.get("symbol", SYMBOLS[i % len(SYMBOLS)]))
     body: dict[str, Any] = {
         "strategy_id": "chaos",
-        "symbol": SYMBOLS[i % len(SYMBOLS)],
+        "symbol": symbol,
         "action": "buy",
-        "price": 50000.0,
+        "price": DEFAULT_PRICES[symbol],
         "quantity": 0.0,
         "confidence": 0.9,
         "timestamp": datetime.now(UTC).isoformat(),

@@ -7,7 +7,7 @@ requests reach the handlers instead of stopping at auth) must answer without a s
 all in ``make chaos`` (``test_enough_requests_were_sent`` counts them).
 
 A second run fuzzes the same API through a variant of its document (``hostile_variant``): every money field
-a string of digits with any exponent (``"7.5e-999999"``), the strategy id and meta's open keys strings
+a string of digits with any exponent (``"7.5e-999999"``), the strategy id and meta.tags' keys strings
 holding non-ASCII characters, so the bounds on numbers and the handling of text are fuzzed, not only the
 shapes the document promises.
 """
@@ -47,7 +47,8 @@ def hostile_variant(doc: dict[str, Any]) -> dict[str, Any]:
         for name in fields:
             schemas[model]["properties"][name] = {"type": "string", "pattern": NUMBER_TEXT}
     schemas["Signal"]["properties"]["strategy_id"] = {"type": "string", "maxLength": 40, "pattern": NON_ASCII}
-    schemas["SignalMeta"]["additionalProperties"] = {"type": "string", "maxLength": 40, "pattern": NON_ASCII}
+    text = {"type": "string", "maxLength": 40, "pattern": NON_ASCII}
+    schemas["SignalMeta"]["properties"]["tags"] = {"type": "object", "additionalProperties": text}
     return doc
 
 

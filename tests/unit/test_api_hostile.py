@@ -90,28 +90,29 @@ def test_deep_meta_is_a_4xx_not_a_503() -> None:
     for _ in range(256):
         cursor["a"] = {}
         cursor = cursor["a"]
-    response = post(c, signal_dict(meta={"deep": deep}))
-    error = refused(response, "meta.deep.a.a.a.a.a.a.a", "too_deep")
+    response = post(c, signal_dict(meta={"tags": {"deep": deep}}))
+    error = refused(response, "meta.tags.deep.a.a.a.a.a.a", "too_deep")
     assert "8 levels" in error["message"]
     assert deps.signals.messages == []  # type: ignore[attr-defined]
 
 
 def test_meta_larger_than_8_kib_is_refused() -> None:
     c, _ = client()
-    refused(post(c, signal_dict(meta={"note": "é" * 2000})), "meta", "too_large")  # 12 KB once escaped
+    refused(post(c, signal_dict(meta={"tags": {"note": "é" * 2000}})), "meta", "too_large")  # 12 KB once escaped
 
 
 def test_an_infinite_number_inside_meta_is_refused() -> None:
     c, _ = client()
-    refused(post_raw(c, json.dumps(signal_dict()).replace('"simulate": true', '"x": 1e999')), "meta.x", "finite_number")
+    body = json.dumps(signal_dict()).replace('"simulate": true', '"tags": {"x": 1e999}')
+    refused(post_raw(c, body), "meta.tags.x", "finite_number")
 
 
 @pytest.mark.parametrize(
     ("field", "rule", "body"),
     [
-        ("meta.note", "lone_surrogate", signal_dict(signal_id="sur-1", meta={"note": "rocket \ud83d"})),
+        ("meta.tags.note", "lone_surrogate", signal_dict(signal_id="sur-1", meta={"tags": {"note": "rocket \ud83d"}})),
         ("meta.tags[1]", "lone_surrogate", signal_dict(signal_id="sur-1", meta={"tags": ["ok", "\udc00"]})),
-        ("meta", "invalid_key", signal_dict(signal_id="sur-1", meta={"k\ud83d": 1})),
+        ("meta.tags", "invalid_key", signal_dict(signal_id="sur-1", meta={"tags": {"k\ud83d": 1}})),
         ("strategy_id", "string_unicode", signal_dict(signal_id="sur-1", strategy_id="moon \ud83d")),
         ("symbol", "string_unicode", signal_dict(signal_id="sur-1", symbol="BTC\ud83d")),
     ],

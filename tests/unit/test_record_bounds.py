@@ -51,13 +51,11 @@ def item_bytes(record: SignalRecord) -> int:
 
 
 def largest_meta() -> dict[str, Any]:
-    """meta as large as it may be: every known field at 64 characters, the open part just under 8 KiB of
+    """meta as large as it may be: every known field at 64 characters, its free-form tags just under 8 KiB of
     emoji (12 bytes each once escaped, as the store writes them)."""
-    long_money = "0.0" + "0" * 29 + "1" + "0" * 31  # 64 characters, 30 decimal places once trailing zeros go
-    assert len(long_money) == 64
     meta: dict[str, Any] = {"order_type": "limit", "time_in_force": "GTC", "stop_loss": "44000." + "0" * 58,
-                            "take_profit": "46000." + "0" * 58, "extra_money": long_money}  # fmt: skip
-    meta["note"] = "🚀" * ((MAX_META_BYTES - 200) // 12)
+                            "take_profit": "46000." + "0" * 58, "stop_price": "44900." + "0" * 58, "simulate": False,
+                            "tags": {"note": "🚀" * ((MAX_META_BYTES - 200) // 12)}}  # fmt: skip
     return meta
 
 
@@ -95,7 +93,7 @@ def test_one_byte_more_meta_is_refused() -> None:
     from contracts.signal import SignalMeta
 
     meta = largest_meta()
-    meta["note"] += "🚀" * 20
+    meta["tags"]["note"] += "🚀" * 20
     try:
         SignalMeta.model_validate(meta)
     except ValueError as exc:

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     symbol_allowlist: Annotated[frozenset[str] | None, NoDecode] = None
     max_order_notional: Decimal | None = Field(default=None, gt=0)
     max_position_size_pct: Decimal = Field(default=Decimal(100), gt=0, le=100)
+    max_signal_price_deviation_pct: Decimal = Field(default=Decimal(5), ge=0)  # 0: no fat-finger guard
     market_order_margin_pct: Decimal = Field(default=Decimal("1"), ge=0, lt=50)
     trading_fee_rate: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1)
     commission_in_base_on_buy: bool = True
@@ -85,6 +86,8 @@ class Settings(BaseSettings):
                 symbol_allowlist=self.symbol_allowlist,
                 max_order_notional=self.max_order_notional,
                 max_position_size_pct=self.max_position_size_pct,
+                max_signal_price_deviation_pct=self.max_signal_price_deviation_pct,
+                live=self.mode == "mainnet",
             ),
             sizing=SizingConfig(
                 market_margin_pct=self.market_order_margin_pct,

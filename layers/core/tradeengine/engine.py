@@ -39,7 +39,7 @@ def decide(
     if signal.action is Action.HOLD:
         return Hold(signal_id=signal.id)
     rules = rules_by_symbol.get(signal.symbol)
-    denied = risk.before_sizing(signal, rules, policy.limits, policy.state, now)
+    denied = risk.before_sizing(signal, rules, policy.limits, policy.state, now, market)
     if denied is not None:
         return denied
     assert rules is not None  # before_sizing rejects unknown symbols

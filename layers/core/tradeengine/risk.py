@@ -10,7 +10,7 @@ from enum import StrEnum
 from contracts.money import plain
 from contracts.orders import BinanceOrderType, OrderPlan, Side
 from contracts.rejection import Rejection, RejectionCode
-from contracts.signal import Action, Signal
+from contracts.signal import Action, OrderType, Signal
 from tradeengine.decimals import HUNDRED, ONE
 from tradeengine.rules import SymbolRules
 from tradeengine.sizing import Balances, Market, SizingConfig
@@ -30,6 +30,9 @@ class RiskLimits:
     symbol_allowlist: frozenset[str] | None = None  # None: every symbol the exchange trades
     max_order_notional: Decimal | None = None  # in the symbol's quote asset
     max_position_size_pct: Decimal = HUNDRED
+    # A market signal's price further than this (percent) from the market is refused (a fat finger); 0: off.
+    max_signal_price_deviation_pct: Decimal = Decimal(5)
+    live: bool = False  # the engine trades on Binance mainnet: a signal asking for simulation is refused
 
 
 def _reject(code: RejectionCode, reason: str) -> Rejection:
@@ -42,8 +45,14 @@ def before_sizing(
     limits: RiskLimits,
     state: TradingState,
     now: datetime,
+    market: Market | None = None,
 ) -> Rejection | None:
-    """Checks that need only the signal, the symbol's status and the clock."""
+    """Checks that need only the signal, the symbol's status, the clock and the market price."""
+    if signal.meta.simulate and limits.live:
+        return _reject(
+            RejectionCode.SIMULATION_ONLY,
+            "meta.simulate is true and this engine trades on Binance mainnet: nothing is sent",
+        )
     if state is TradingState.HALTED:
         return _reject(RejectionCode.TRADING_HALTED, "trading is halted: no order is sent until an operator resumes it")
     if state is TradingState.REDUCING and signal.action is Action.BUY:
@@ -82,7 +91,31 @@ def before_sizing(
             RejectionCode.POSITION_SIZE_TOO_LARGE,
             f"position_size_pct {plain(pct)} % is above the limit {plain(limits.max_position_size_pct)} %",
         )
-    return None
+    return None if market is None else fat_finger(signal, market, limits)
+
+
+def fat_finger(signal: Signal, market: Market, limits: RiskLimits) -> Rejection | None:
+    """A market buy or sell whose price is far from the market: the strategy's figures are wrong somewhere.
+
+    A market order fills at the market whatever ``price`` says, so a price 100x off would trade unnoticed."""
+    bound = limits.max_signal_price_deviation_pct
+    if (
+        bound <= 0
+        or signal.action not in (Action.BUY, Action.SELL)
+        or signal.meta.order_type is not OrderType.MARKET
+        or signal.price <= 0
+        or market.price <= 0
+    ):
+        return None
+    deviation = abs(signal.price - market.price) / market.price * HUNDRED
+    if deviation <= bound:
+        return None
+    return _reject(
+        RejectionCode.PRICE_OUT_OF_BAND,
+        f"the signal's price {plain(signal.price)} is {plain(deviation.quantize(Decimal('0.01')))} % from the "
+        f"market {plain(market.price)} of {signal.symbol}; a market signal may be at most {plain(bound)} % off "
+        "(MAX_SIGNAL_PRICE_DEVIATION_PCT)",
+    )
 
 
 def after_sizing(
