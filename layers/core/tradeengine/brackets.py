@@ -13,16 +13,43 @@ from tradeengine.decimals import HUNDRED, ONE, ceil_to_step, floor_to_step
 from tradeengine.rules import OrderContext, SymbolRules
 from tradeengine.sizing_base import Market, SizingConfig, _reject, client_order_id
 
+BPS = Decimal(10000)
+
 
 @dataclass(frozen=True, slots=True)
 class BracketPrices:
     stop_loss: Decimal | None
     take_profit: Decimal | None
     stop_limit: Decimal | None = None  # the stop leg's limit price when it must be a STOP_LOSS_LIMIT
+    trailing_delta: int | None = None  # a trailing stop-loss (bips), trailing from the fill: no stopPrice
+    trailing_floor: Decimal | None = None  # the lowest price the trailing stop can trigger at (notional rules)
+
+    @property
+    def has_stop(self) -> bool:
+        return self.stop_loss is not None or self.trailing_delta is not None
 
     @property
     def lowest(self) -> Decimal:
-        return min(p for p in (self.stop_loss, self.take_profit, self.stop_limit) if p is not None)
+        prices = (self.stop_loss, self.take_profit, self.stop_limit, self.trailing_floor)
+        return min(p for p in prices if p is not None)
+
+
+def trailing_problem(rules: SymbolRules, btype: BinanceOrderType, side: Side, delta: int) -> Rejection | None:
+    """A trailing delta this symbol's TRAILING_DELTA filter would refuse (or a symbol with no trailing stops)."""
+    bounds = rules.trailing_delta
+    if bounds is None:
+        return _reject(
+            RejectionCode.ORDER_TYPE_NOT_ALLOWED,
+            f"{rules.symbol} does not offer trailing stops (its exchangeInfo has no TRAILING_DELTA filter)",
+        )
+    low, high, pair = bounds.bounds(btype, side)
+    if (low > 0 and delta < low) or (high > 0 and delta > high):
+        return _reject(
+            RejectionCode.TRAILING_DELTA_OUT_OF_RANGE,
+            f"trailing delta {delta} bips is outside {rules.symbol}'s {low}..{high} bips for a "
+            f"{side.value.lower()} {btype.value} (TRAILING_DELTA min{pair}Delta..max{pair}Delta)",
+        )
+    return None
 
 
 def bracket_prices(
@@ -57,6 +84,9 @@ def bracket_prices(
             RejectionCode.INVALID_BRACKET,
             f"take-profit {plain(tp)} must be {where} the entry {plain(entry)} for a {word}",
         )
+    trail = None if meta.trails_entry else meta.trailing_delta
+    if trail is not None:
+        return _trailing_exit(side, entry, tp, trail, rules)
     stop_limit = None
     if sl is not None and BinanceOrderType.STOP_LOSS.value not in rules.order_types:
         # Older symbols only take STOP_LOSS_LIMIT: sell a little beyond the trigger so the exit fills.
@@ -65,6 +95,23 @@ def bracket_prices(
         if stop_limit <= 0:
             return _reject(RejectionCode.INVALID_BRACKET, f"stop-loss {plain(sl)} leaves no room for a stop-limit")
     return BracketPrices(sl, tp, stop_limit)
+
+
+def _trailing_exit(
+    side: Side, entry: Decimal, tp: Decimal | None, trail: int, rules: SymbolRules
+) -> BracketPrices | Rejection:
+    """The stop-loss exit as a trailing STOP_LOSS from the fill: no stopPrice, the delta from the best price."""
+    if BinanceOrderType.STOP_LOSS.value not in rules.order_types:
+        return _reject(
+            RejectionCode.INVALID_BRACKET,
+            f"{rules.symbol} takes only STOP_LOSS_LIMIT stops, whose limit price a trailing stop cannot know ahead",
+        )
+    problem = trailing_problem(rules, BinanceOrderType.STOP_LOSS, side.opposite, trail)
+    if problem is not None:
+        return problem
+    # A long's trailing stop sells no lower than delta below the entry (the best price only rises from there).
+    floor = floor_to_step(entry * (ONE - Decimal(trail) / BPS), rules.tick_size) if side is Side.BUY else entry
+    return BracketPrices(None, tp, trailing_delta=trail, trailing_floor=floor)
 
 
 def after_commission(qty: Decimal, side: Side, config: SizingConfig, step: Decimal) -> Decimal:
@@ -89,7 +136,7 @@ def make_brackets(
     placement = BracketPlacement.AFTER_FILL
     if entry.type is BinanceOrderType.LIMIT and rules.oto_allowed:
         placement = BracketPlacement.WITH_ENTRY
-    if bp.stop_loss is not None and bp.take_profit is not None:
+    if bp.has_stop and bp.take_profit is not None:
         kind = BracketKind.OCO
         if not rules.oco_allowed:
             return _reject(
@@ -97,9 +144,9 @@ def make_brackets(
                 f"{rules.symbol} does not accept OCO order lists, so stop-loss and take-profit cannot both be placed",
             )
     else:
-        kind = BracketKind.STOP_LOSS if bp.stop_loss is not None else BracketKind.TAKE_PROFIT
+        kind = BracketKind.STOP_LOSS if bp.has_stop else BracketKind.TAKE_PROFIT
     stop_leg = tp_leg = None
-    if bp.stop_loss is not None:
+    if bp.has_stop:
         stop_leg = OrderRequest(
             symbol=rules.symbol,
             side=exit_side,
@@ -108,6 +155,7 @@ def make_brackets(
             stop_price=bp.stop_loss,
             price=bp.stop_limit,
             time_in_force=None if bp.stop_limit is None else "GTC",
+            trailing_delta=bp.trailing_delta,
             new_client_order_id=client_order_id(sid, "sl"),
         )
     if bp.take_profit is not None:

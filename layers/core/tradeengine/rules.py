@@ -68,6 +68,15 @@ class TrailingDelta:
     min_below: int
     max_below: int
 
+    def bounds(self, order_type: BinanceOrderType, side: Side) -> tuple[int, int, str]:
+        """(lowest, highest, which pair) the filter allows for this order: STOP_LOSS BUY, STOP_LOSS_LIMIT BUY,
+        TAKE_PROFIT SELL and TAKE_PROFIT_LIMIT SELL trail above the market, the others below (a 0: no bound)."""
+        stops = (BinanceOrderType.STOP_LOSS, BinanceOrderType.STOP_LOSS_LIMIT)
+        above = (order_type in stops) == (side is Side.BUY)
+        if above:
+            return self.min_above, self.max_above, "TrailingAbove"
+        return self.min_below, self.max_below, "TrailingBelow"
+
 
 @dataclass(frozen=True, slots=True)
 class Violation:
@@ -191,7 +200,24 @@ def check(rules: SymbolRules, order: OrderRequest, ctx: OrderContext) -> list[Vi
     _check_band(rules, order, ctx, out)
     _check_counts(rules, order, ctx, out)
     _check_position(rules, order, ctx, out)
+    _check_trailing(rules, order, out)
     return out
+
+
+def _check_trailing(rules: SymbolRules, order: OrderRequest, out: list[Violation]) -> None:
+    """TRAILING_DELTA: the delta within the pair of bounds for the order's kind and side (Binance -1013)."""
+    delta, bounds = order.trailing_delta, rules.trailing_delta
+    if delta is None or bounds is None or not order.type.needs_stop_price:
+        return
+    low, high, pair = bounds.bounds(order.type, order.side)
+    if delta < 1 or (low > 0 and delta < low) or (high > 0 and delta > high):
+        out.append(
+            _filter_failure(
+                "TRAILING_DELTA",
+                f"trailingDelta {delta} is outside min{pair}Delta..max{pair}Delta {low}..{high} bips "
+                f"for a {order.side.value} {order.type.value}",
+            )
+        )
 
 
 def _check_position(rules: SymbolRules, order: OrderRequest, ctx: OrderContext, out: list[Violation]) -> None:
@@ -208,7 +234,7 @@ def _check_prices(rules: SymbolRules, order: OrderRequest, out: list[Violation])
     otype = order.type
     if otype.needs_price and order.price is None:
         out.append(Violation("PRICE", "Mandatory parameter 'price' was not sent.", f"{otype.value} needs a price"))
-    if otype.needs_stop_price and order.stop_price is None:
+    if otype.needs_stop_price and order.stop_price is None and order.trailing_delta is None:
         out.append(
             Violation("STOP_PRICE", "Mandatory parameter 'stopPrice' was not sent.", f"{otype.value} needs a stopPrice")
         )

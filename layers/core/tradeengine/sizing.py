@@ -23,7 +23,7 @@ from contracts.orders import (
 )
 from contracts.rejection import Rejection, RejectionCode
 from contracts.signal import Action, OrderType, Signal
-from tradeengine.brackets import BracketPrices, after_commission, bracket_prices, make_brackets
+from tradeengine.brackets import BracketPrices, after_commission, bracket_prices, make_brackets, trailing_problem
 from tradeengine.decimals import HUNDRED, ONE, ZERO, ceil_to_step, floor_to_step, quantize_places
 from tradeengine.rules import LotSize, SymbolRules
 from tradeengine.sizing_base import Market, SizingConfig, _reject, client_order_id
@@ -204,12 +204,19 @@ def size(
     notes: list[str] = []
 
     meta = signal.meta
+    if meta.trails_entry and signal.action is not Action.CLOSE:
+        assert meta.trailing_delta is not None
+        problem = trailing_problem(rules, btype, side, meta.trailing_delta)
+        if problem is not None:
+            return problem
+    exit_trailing = None if meta.trails_entry else meta.trailing_delta
     asks_brackets = any(
-        v is not None for v in (meta.stop_loss, meta.stop_loss_pct, meta.take_profit, meta.take_profit_pct)
+        v is not None
+        for v in (meta.stop_loss, meta.stop_loss_pct, meta.take_profit, meta.take_profit_pct, exit_trailing)
     )
     exits: BracketPrices | None = None
     if asks_brackets and signal.action is Action.CLOSE:
-        notes.append("stop-loss / take-profit are ignored on a close")
+        notes.append("stop-loss / take-profit / trailing stops are ignored on a close")
     elif asks_brackets:
         bp = bracket_prices(signal, side, prices.entry, rules, config)
         if isinstance(bp, Rejection):
@@ -284,6 +291,7 @@ def size(
         price=prices.limit,
         stop_price=prices.stop,
         time_in_force=meta.time_in_force.value if btype.needs_time_in_force else None,
+        trailing_delta=meta.trailing_delta if meta.trails_entry and signal.action is not Action.CLOSE else None,
         new_client_order_id=entry_id,
     )
     brackets = None

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from pymongo import MongoClient
 
+from local.exchange.prices import DEFAULT_PRICES
 from tests.integration.local_exchange.conftest import admin
 from tests.integration.pipeline.conftest import ROOT, FakeContext, load_function, sqs_event
 
@@ -31,11 +32,12 @@ def api_event(body: dict, token: str) -> dict:
 
 
 def signal(**overrides) -> dict:
+    """A market buy priced at the local exchange's BTCUSDT price (further than 5 % off is PRICE_OUT_OF_BAND)."""
     body = {
         "strategy_id": "momentum_v1",
         "symbol": "BTCUSDT",
         "action": "buy",
-        "price": 45000.0,
+        "price": DEFAULT_PRICES["BTCUSDT"],
         "quantity": 0.0,
         "confidence": 0.85,
         "timestamp": datetime.now(UTC).isoformat(),

@@ -131,12 +131,14 @@ class OcoRequest:
     side: str
     quantity: Decimal
     take_profit_price: Decimal
-    stop_loss_price: Decimal
+    stop_loss_price: Decimal | None  # None: a trailing stop from placement (stop_loss_trailing_delta)
     list_client_order_id: str
     take_profit_client_order_id: str
     stop_loss_client_order_id: str
     # Symbols that do not offer STOP_LOSS (Binance's 2021 set) need a STOP_LOSS_LIMIT stop leg at this price.
     stop_limit_price: Decimal | None = None
+    # A trailing stop leg: Binance's belowTrailingDelta (exiting a long) or aboveTrailingDelta, in bips.
+    stop_loss_trailing_delta: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

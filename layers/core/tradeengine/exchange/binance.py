@@ -329,7 +329,11 @@ def _oco_legs(request: OcoRequest) -> dict[str, str]:
     (or a STOP_LOSS_LIMIT at ``stop_limit_price`` on symbols that do not offer STOP_LOSS)."""
     tp_id, sl_id = request.take_profit_client_order_id, request.stop_loss_client_order_id
     take_profit = {"Type": "LIMIT_MAKER", "Price": plain(request.take_profit_price), "ClientOrderId": tp_id}
-    stop = {"Type": "STOP_LOSS", "StopPrice": plain(request.stop_loss_price), "ClientOrderId": sl_id}
+    stop = {"Type": "STOP_LOSS", "ClientOrderId": sl_id}
+    if request.stop_loss_price is not None:
+        stop["StopPrice"] = plain(request.stop_loss_price)
+    if request.stop_loss_trailing_delta is not None:  # belowTrailingDelta / aboveTrailingDelta, in bips
+        stop["TrailingDelta"] = str(request.stop_loss_trailing_delta)
     if request.stop_limit_price is not None:
         stop.update(Type="STOP_LOSS_LIMIT", Price=plain(request.stop_limit_price), TimeInForce="GTC")
     # Exiting a long (SELL): take profit above the price, stop below; exiting a short the other way round.

@@ -59,6 +59,7 @@ def oco_legs(request: OcoRequest) -> list[OrderRequest]:
         stop = OrderRequest(
             type=BinanceOrderType.STOP_LOSS,
             stop_price=request.stop_loss_price,
+            trailing_delta=request.stop_loss_trailing_delta,
             new_client_order_id=request.stop_loss_client_order_id,
             **common,
         )
@@ -68,6 +69,7 @@ def oco_legs(request: OcoRequest) -> list[OrderRequest]:
             stop_price=request.stop_loss_price,
             price=request.stop_limit_price,
             time_in_force="GTC",
+            trailing_delta=request.stop_loss_trailing_delta,
             new_client_order_id=request.stop_loss_client_order_id,
             **common,
         )

@@ -30,7 +30,6 @@ from tradeengine.exchange.base import (
     Accepted,
     ExchangeError,
     ExchangeOrder,
-    OcoRequest,
     OrderListResult,
     OrderStatus,
     OtocoRequest,
@@ -42,7 +41,7 @@ from tradeengine.observability import LATENCY, LATENCY_BUCKETS
 from tradeengine.pipeline import protection
 from tradeengine.pipeline.booking import BookUnavailable, book_order, refresh_position
 from tradeengine.pipeline.deps import Deps
-from tradeengine.pipeline.exits import describe_outcome, follow_exits, order_summary
+from tradeengine.pipeline.exits import describe_outcome, follow_exits, oco_request, order_summary
 from tradeengine.pipeline.recorder import Recorder
 from tradeengine.pipeline.size import MalformedMessage, RetryLater
 
@@ -139,18 +138,7 @@ def _place(plan: OrderPlan, deps: Deps) -> PlaceOutcome:
         and b.take_profit is not None
         and b.quantity is not None
     ):
-        assert b.stop_loss.stop_price is not None and b.take_profit.price is not None
-        pending = OcoRequest(
-            symbol=plan.order.symbol,
-            side=b.side.value,
-            quantity=b.quantity,
-            take_profit_price=b.take_profit.price,
-            stop_loss_price=b.stop_loss.stop_price,
-            list_client_order_id=b.list_client_order_id,
-            take_profit_client_order_id=b.take_profit.new_client_order_id,
-            stop_loss_client_order_id=b.stop_loss.new_client_order_id,
-            stop_limit_price=b.stop_loss.price,
-        )
+        pending = oco_request(plan.order.symbol, b, b.quantity)
         return deps.exchange.place_otoco(OtocoRequest(working=plan.order, pending=pending))
     return deps.exchange.place_order(plan.order)
 

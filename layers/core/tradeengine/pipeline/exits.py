@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from contracts.money import plain
-from contracts.orders import BracketKind, OrderPlan, Side
+from contracts.orders import BracketKind, Brackets, OrderPlan, Side
 from tradeengine.decimals import ONE, floor_to_step
 from tradeengine.exchange.base import (
     Accepted,
@@ -55,25 +55,29 @@ def place_exits(
     if qty <= 0 or qty < minimum:
         return None, {"exits": "not placed", "reason": f"received quantity {plain(qty)} is below minQty"}
     if b.kind is BracketKind.OCO and b.stop_loss is not None and b.take_profit is not None:
-        assert b.stop_loss.stop_price is not None and b.take_profit.price is not None
-        outcome = exchange.place_oco(
-            OcoRequest(
-                symbol=plan.order.symbol,
-                side=b.side.value,
-                quantity=qty,
-                take_profit_price=b.take_profit.price,
-                stop_loss_price=b.stop_loss.stop_price,
-                list_client_order_id=b.list_client_order_id,
-                take_profit_client_order_id=b.take_profit.new_client_order_id,
-                stop_loss_client_order_id=b.stop_loss.new_client_order_id,
-                stop_limit_price=b.stop_loss.price,
-            )
-        )
+        outcome = exchange.place_oco(oco_request(plan.order.symbol, b, qty))
     else:
         leg = b.stop_loss or b.take_profit
         assert leg is not None
         outcome = exchange.place_order(leg.model_copy(update={"quantity": qty}))
     return outcome, {"exits": describe_outcome(outcome), "exit_quantity": plain(qty)}
+
+
+def oco_request(symbol: str, b: Brackets, qty: Decimal) -> OcoRequest:
+    """One exit pair as the exchange's OCO: the take-profit's price, the stop's trigger or trailing delta."""
+    assert b.stop_loss is not None and b.take_profit is not None and b.take_profit.price is not None
+    return OcoRequest(
+        symbol=symbol,
+        side=b.side.value,
+        quantity=qty,
+        take_profit_price=b.take_profit.price,
+        stop_loss_price=b.stop_loss.stop_price,
+        list_client_order_id=b.list_client_order_id,
+        take_profit_client_order_id=b.take_profit.new_client_order_id,
+        stop_loss_client_order_id=b.stop_loss.new_client_order_id,
+        stop_limit_price=b.stop_loss.price,
+        stop_loss_trailing_delta=b.stop_loss.trailing_delta,
+    )
 
 
 def describe_outcome(outcome: PlaceOutcome) -> dict[str, Any]:
