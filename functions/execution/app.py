@@ -16,17 +16,18 @@ from tradeengine.observability import logger, metrics
 from tradeengine.pipeline import deps as _deps
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.idempotency import once_per_signal
-from tradeengine.pipeline.sqs_batch import run_record, sqs_postpone
+from tradeengine.pipeline.sqs_batch import Pacer, run_record
 from tradeengine.stores import aws
 
 DEPS = _deps.build_deps(batch_counters=True)  # flushed at the end of every invocation
 execute_once = once_per_signal(DEPS.settings, lambda body: execute_message(body, DEPS))
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 SQS = aws.client("sqs")
+PACER = Pacer(SQS, DEPS.settings.orders_queue_url)  # a postponed plan's group waits with it (the venue's budget)
 
 
 def record_handler(record: SQSRecord) -> object:
-    postpone = sqs_postpone(SQS, DEPS.settings.orders_queue_url, record.receipt_handle)
+    postpone = PACER.postpone_for(record.raw_event)
     return run_record(record.body, execute_once, DEPS.order_dead_letters, postpone=postpone)
 
 
@@ -35,8 +36,10 @@ def record_handler(record: SQSRecord) -> object:
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     execute_once.register_lambda_context(context)
     try:
-        return process_partial_response(
+        response = process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
         )
+        PACER.after(event, response)
+        return response
     finally:
         DEPS.counters.flush()

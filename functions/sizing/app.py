@@ -14,22 +14,27 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from tradeengine.observability import logger, metrics
 from tradeengine.pipeline import deps as _deps
 from tradeengine.pipeline.size import size_message
-from tradeengine.pipeline.sqs_batch import run_record
+from tradeengine.pipeline.sqs_batch import Pacer, run_record
+from tradeengine.stores import aws
 
 DEPS = _deps.build_deps(batch_counters=True)  # flushed at the end of every invocation
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+PACER = Pacer(aws.client("sqs"), DEPS.settings.signals_queue_url)  # a postponed signal's group waits with it
 
 
 def record_handler(record: SQSRecord) -> object:
-    return run_record(record.body, lambda body: size_message(body, DEPS), DEPS.dead_letters)
+    postpone = PACER.postpone_for(record.raw_event)
+    return run_record(record.body, lambda body: size_message(body, DEPS), DEPS.dead_letters, postpone=postpone)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     try:
-        return process_partial_response(
+        response = process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
         )
+        PACER.after(event, response)
+        return response
     finally:
         DEPS.counters.flush()

@@ -127,6 +127,35 @@ def rate_limited_429_and_418(servers: Servers, size: Size) -> Tally:
     return tally(stack, fns, ids)
 
 
+def venue_budget_exhausted(servers: Servers, size: Size) -> Tally:
+    """The exchange enforces its rateLimits at 5 % (300 weight a minute, 5 orders per 10 s) and answers 429
+    to the first requests besides: more signals than two order windows hold are paced through SQS (each
+    waits for a window with room, the 429s stop every container until Retry-After), never refused, never
+    lost, never banned (418)."""
+    limits = {"enforce": True, "scale": "0.05", "ban_after": 3}
+    stack = _fresh(servers)
+    servers.admin("limits", limits)
+    try:
+        fns = functions(stack)
+        order_limit = next(int(r["limit"]) for r in servers.admin("limits")["rateLimits"] if r["interval"] == "SECOND")
+        ids = _post_all(stack, fns, _ids("venuebudget", size.signals + order_limit))
+        servers.faults(rate_limit_next=3, retry_after_s=1)
+        run_pipeline(stack, fns, ids, timeout_s=120)
+        result = tally(stack, fns, ids)
+        bans = sum(int(ip["bans"]) for ip in servers.admin("limits")["ips"].values())
+        if bans:
+            result.problems.append(f"the exchange banned the engine's IP {bans} times")
+        engines = [fns[name].DEPS.exchange for name in ("sizing", "execution", "monitor")]
+        answered_418 = sum(ex.rate_limited.get(418, 0) for ex in engines)
+        if answered_418:
+            result.problems.append(f"the engine was answered 418 {answered_418} times")
+        if not sum(ex.budget.denied for ex in engines if ex.budget is not None):
+            result.problems.append("the budget never ran out: the scenario did not exhaust it")
+        return result
+    finally:
+        servers.admin("limits", {})
+
+
 def clock_skew(servers: Servers, size: Size) -> Tally:
     """The exchange's clock runs 20 s behind, then 20 s ahead: -1021, resync, resend (never a double)."""
     stack = _fresh(servers)
@@ -689,6 +718,7 @@ MATRIX: dict[str, Scenario] = {
     "exchange_timeout_after_accept": exchange_timeout_after_accept,
     "exchange_5xx": exchange_5xx,
     "rate_limit_429_418": rate_limited_429_and_418,
+    "venue_budget_exhausted": venue_budget_exhausted,
     "clock_skew_1021": clock_skew,
     "sqs_redelivered_5x": sqs_redelivered_5_times,
     "execution_crash_after_accept": execution_crash_after_accept,

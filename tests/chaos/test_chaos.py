@@ -15,6 +15,7 @@ SUBSET = [
     "exchange_5xx",
     "clock_skew_1021",
     "rate_limit_429_418",
+    "venue_budget_exhausted",
     "sqs_redelivered_5x",
     "execution_crash_after_accept",
     "sizing_crash_mid_batch",

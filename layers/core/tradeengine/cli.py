@@ -179,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     opt("--top-of-book-qty", help="what one price level holds, in the quote asset (default 0: unlimited depth)")
     opt("--level-bps", help="distance between price levels in bps (default 1)")
     opt("--book-levels", type=int, help="levels a taker walks; a market order's rest expires (default 100)")
+    opt("--enforce-limits", action="store_true", default=None, help="answer 429 / 418 past the rateLimits")
+    opt("--limit-scale", help="multiply every rateLimits limit by this, e.g. 0.1 (default 1)")
+    opt("--ban-after", type=int, help="429s in a row before a 418 ban (default 5)")
+    opt("--ban-seconds", type=int, help="the first ban; each next one doubles, up to 3 days (default 120)")
     local.set_defaults(func=_cmd_local_exchange)
     token = sub.add_parser(
         "token",

@@ -118,6 +118,14 @@ class Settings(BaseSettings):
     binance_recv_window_ms: int = Field(default=5000, gt=0, le=60000)
     binance_timeout_seconds: float = Field(default=10.0, gt=0)
     binance_secret_id: str | None = None  # Secrets Manager ARN/name holding api_key / api_secret
+    # The venue's limits (tradeengine.venue_budget): the share of each REQUEST_WEIGHT limit every instance
+    # together spends, and of each ORDERS limit entries may use (exits, cancels and flattens may use all of it).
+    venue_weight_share: Decimal = Field(default=Decimal("0.8"), gt=0, le=1)
+    venue_order_share: Decimal = Field(default=Decimal("0.9"), gt=0, le=1)
+    # How old the shared snapshots sizing reads may be (tradeengine.venue_cache; docs/DESIGN.md "Venue limits").
+    ticker_max_age_seconds: float = Field(default=1.0, gt=0, le=10)
+    avg_price_max_age_seconds: float = Field(default=10.0, gt=0, le=60)
+    balance_max_age_seconds: float = Field(default=60.0, gt=0, le=3600)
     rules_table: str = "tradeengine-exchange-rules"
     paper_book_table: str = "tradeengine-paper-book"
 

@@ -130,6 +130,7 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
     """
     from tradeengine import observability
     from tradeengine.config import get_settings
+    from tradeengine.stores import venue_budget
     from tradeengine.stores.book import DynamoDBLedger
     from tradeengine.stores.control import DynamoDBCursors, DynamoDBTradingState
     from tradeengine.stores.counters import BufferedCounters, DynamoDBCounters
@@ -148,6 +149,8 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
     counters = observability.EmittingCounters(BufferedCounters(shared) if batch_counters else shared)
     observability.use_counters(counters)
     exchange = build_exchange(settings)
+    rules = RulesCache.from_settings(settings, exchange)
+    venue_budget.wire(settings, exchange, rules)  # Binance: one request and order budget for every instance
     return Deps(
         settings=settings,
         store=DynamoDBSignalStateStore.from_settings(settings),
@@ -160,7 +163,7 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
         dead_letters=_dead_letters(settings.signals_dlq_url),
         order_dead_letters=_dead_letters(settings.orders_dlq_url),
         exchange=exchange,
-        rules=RulesCache.from_settings(settings, exchange),
+        rules=rules,
         ledger=DynamoDBLedger.from_settings(settings),
         windows=DynamoDBWindows.from_settings(settings),
         hooks=DynamoDBHookStore.from_settings(settings),

@@ -79,6 +79,7 @@ def _execute(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> ExecOut
         plan = OrderPlan.model_validate(body["plan"])
     except (KeyError, ValidationError) as exc:
         raise MalformedMessage(f"not an order plan message: {exc}") from exc
+    _admit(plan, deps)
     # The usual case first, in one conditional write: SIZED → SUBMITTED, legal only from SIZED, so of two
     # deliveries exactly one moves on. Anything else (not sized yet, already submitted, done) reads the record.
     moved = recorder.advance(sid, SignalState.SUBMITTED, detail={"order": plan.order.to_binance()})
@@ -112,6 +113,19 @@ def _execute(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> ExecOut
     recorder.write_audit(record)  # already past execution: heal the audit trail, do nothing else
     recorder.raise_if_backlog()
     return ExecOutcome(sid, record.state, placed)
+
+
+def _admit(plan: OrderPlan, deps: Deps) -> None:
+    """The venue's order budget first (where the venue has one): an order it cannot take now waits in SQS
+    *before* SUBMITTED, so nothing was sent and there is nothing to look up or wait out when it comes back."""
+    admit = getattr(deps.exchange, "admit", None)
+    if admit is None:
+        return
+    b = plan.brackets
+    with_entry = b is not None and b.placement is BracketPlacement.WITH_ENTRY and b.kind is BracketKind.OCO
+    wait = admit(plan.order.new_client_order_id, 3 if with_entry else 1)  # an OTOCO counts 3 orders
+    if wait is not None:
+        raise RetryLater(f"the venue's order budget is spent: placing in {wait:.1f} s", wait)
 
 
 def quiet_period(deps: Deps) -> timedelta:
@@ -165,7 +179,8 @@ def _settle(
     order_type = plan.order.type.value.lower()
     if isinstance(outcome, Rejected):
         if outcome.retryable:
-            raise RetryLater(f"exchange busy ({outcome.code}): retry after {outcome.retry_after_s or 'a while'} s")
+            wait = outcome.retry_after_s
+            raise RetryLater(f"exchange busy ({outcome.code}): retry after {wait or 'a while'} s", wait)
         recorder.advance(
             sid,
             SignalState.FAILED,

@@ -39,6 +39,7 @@ LOST_AFTER = timedelta(minutes=10)
 CURSOR = "monitor"
 EXITED = "EXITED"  # in MonitorReport.changed: the signal's exit orders have all ended
 PAGE = 50
+PREFETCH_FROM = 20  # open orders at which one openOrders call (80) costs less than their lookups (4 each)
 
 
 class MonitorIncomplete(RuntimeError):
@@ -52,6 +53,7 @@ class MonitorReport:
     errors: list[str] = field(default_factory=list)  # the exchange did not answer: looked at again next run
     failures: list[str] = field(default_factory=list)  # anything else: the run goes on, the handler then fails
     completed: bool = False  # this run reached the end of the walk (the next one starts from the beginning)
+    budget_spent: bool = False  # stopped early: the venue's request budget is spent (the next run goes on)
 
 
 def run_monitor(deps: Deps, limit: int = 200, budget_s: float | None = None) -> MonitorReport:
@@ -65,14 +67,19 @@ def run_monitor(deps: Deps, limit: int = 200, budget_s: float | None = None) -> 
     def out_of_time() -> bool:
         return deadline is not None and monotonic() >= deadline
 
+    prefetched = False
     while report.checked < limit and not out_of_time():
         asked = min(PAGE, limit - report.checked)
         page = deps.store.open_signals(asked, after=after)
+        if not prefetched and len(page) >= PREFETCH_FROM:
+            prefetched = _prefetch(deps)
         followed = 0
         for record in page:
-            if out_of_time():
+            if out_of_time() or report.budget_spent:
                 break
             _check(record, deps, recorder, report)
+            if report.budget_spent:  # the venue's budget is spent: this one and the rest wait for the next run
+                break
             after, followed = OpenPosition.of(record), followed + 1
         if followed < len(page):  # out of time mid-page: the next run goes on from here
             break
@@ -83,11 +90,25 @@ def run_monitor(deps: Deps, limit: int = 200, budget_s: float | None = None) -> 
     return report
 
 
+def _prefetch(deps: Deps) -> bool:
+    """Many open orders: one ``openOrders`` call (weight 80) answers the lookups of those still open, instead
+    of one ``GET /api/v3/order`` (weight 4) each; only orders no longer open are looked up one by one."""
+    prefetch = getattr(deps.exchange, "prefetch_open_orders", None)
+    if prefetch is None:
+        return True
+    try:
+        prefetch()
+    except ExchangeError as exc:  # each order is then looked up on its own
+        log.warning("open orders not prefetched: %s", exc.message)
+    return True
+
+
 def _check(record: SignalRecord, deps: Deps, recorder: Recorder, report: MonitorReport) -> None:
     report.checked += 1
     try:
         new = _follow(record, deps, recorder)
     except ExchangeError as exc:
+        report.budget_spent = bool(exc.extra.get("budget"))
         report.errors.append(f"{record.signal_id}: {exc.message}")
         deps.counters.incr("tradeengine_errors_total", {"type": "monitor_exchange"})
         return

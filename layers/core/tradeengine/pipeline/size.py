@@ -31,6 +31,7 @@ from tradeengine.pipeline.ports import SignalRecord
 from tradeengine.pipeline.quotas import MemoryWindows
 from tradeengine.pipeline.recorder import Recorder
 from tradeengine.risk import TradingState
+from tradeengine.rules import SymbolRules
 from tradeengine.sizing import Holding, Market
 
 log = logging.getLogger(__name__)
@@ -130,16 +131,10 @@ def _decide(signal: Signal, deps: Deps, recorder: Recorder, source: str = "") ->
         if exc.code == -1121:  # invalid symbol: the venue does not list it
             rules, price, average = None, signal.price, None
         else:
-            raise RetryLater(f"market data unavailable for {signal.symbol}: {exc.message}") from exc
-    balances = None
-    try:
-        balances = {asset: b.free for asset, b in deps.exchange.balances().items()}
-    except ExchangeError as exc:  # unknown balances: sizing that needs them refuses BALANCE_UNKNOWN
-        log.warning("balances unavailable: %s", exc.message)
-    if balances is not None and rules is not None:
-        # The account answered: an asset it does not list is held at zero (Binance omits empty ones), not unknown.
-        for asset in (rules.base_asset, rules.quote_asset):
-            balances.setdefault(asset, Decimal(0))
+            raise RetryLater(f"market data unavailable for {signal.symbol}: {exc.message}", _wait(exc)) from exc
+    # A size that is a share of a balance needs the account's own figure; others may use the shared one.
+    exact = signal.meta.position_size_pct is not None or signal.action is Action.CLOSE
+    balances = _free_balances(deps, rules, exact)
     refused = refuse_entry(signal, deps, recorder.clock())  # the automatic protections, from the book
     if refused is not None:
         return refused
@@ -156,9 +151,40 @@ def _decide(signal: Signal, deps: Deps, recorder: Recorder, source: str = "") ->
             # the close cancels the strategy's own exits first: what they lock is free by the time it sells
             balances[rules.base_asset] = balances.get(rules.base_asset, Decimal(0)) + releasable
     decision = decide(signal, symbol_rules, Market(price, average), recorder.clock(), balances, policy, holding)
+    if isinstance(decision, Rejection) and decision.code in _BALANCE_CODES and not exact:
+        # refused on the shared balance, which may be stale: decide again on the account's own figures
+        balances = _free_balances(deps, rules, True)
+        decision = decide(signal, symbol_rules, Market(price, average), recorder.clock(), balances, policy, holding)
     if isinstance(decision, OrderPlan) and signal.action is Action.CLOSE and working:
         decision = decision.model_copy(update={"cancel_first": working})
     return decision
+
+
+_BALANCE_CODES = frozenset({RejectionCode.INSUFFICIENT_BALANCE, RejectionCode.BALANCE_UNKNOWN})
+
+
+def _wait(exc: ExchangeError) -> float | None:
+    wait = exc.extra.get("retry_after_s")
+    return float(wait) if wait is not None else None
+
+
+def _free_balances(deps: Deps, rules: SymbolRules | None, exact: bool) -> dict[str, Decimal] | None:
+    """The free balances (None: unknown, and sizing that needs them refuses BALANCE_UNKNOWN). ``exact``: with
+    no order sent since the account answered (``exact_balances``, where the venue keeps a shared snapshot)."""
+    read = getattr(deps.exchange, "exact_balances", None) if exact else None
+    try:
+        found = (read or deps.exchange.balances)()
+    except ExchangeError as exc:
+        if exc.extra.get("budget"):  # the venue's budget is spent: wait for it rather than decide without
+            raise RetryLater(f"balances wait for the venue's budget: {exc.message}", _wait(exc)) from exc
+        log.warning("balances unavailable: %s", exc.message)
+        return None
+    balances = {asset: b.free for asset, b in found.items()}
+    if rules is not None:
+        # The account answered: an asset it does not list is held at zero (Binance omits empty ones), not unknown.
+        for asset in (rules.base_asset, rules.quote_asset):
+            balances.setdefault(asset, Decimal(0))
+    return balances
 
 
 def _holding(signal: Signal, deps: Deps) -> tuple[Holding, tuple[WorkingOrder, ...], Decimal]:
@@ -181,7 +207,7 @@ def _exit_quantity(record: SignalRecord) -> Decimal:
     if isinstance(placed, str):
         return Decimal(placed)
     plan = OrderPlan.model_validate(record.plan) if record.plan else None
-    qty = plan.brackets.quantity if plan is not None and plan.brackets is not None else None
+    qty = plan.brackets.total_quantity if plan is not None and plan.brackets is not None else None
     return qty if qty is not None else Decimal(0)
 
 

@@ -3,7 +3,9 @@
 - A record that is not a JSON object, or that the use-case calls malformed (no signal id to record a
   rejection under), is sent to the dead-letter queue *with its reason* and counted as handled: retrying
   cannot make it readable.
-- A RetryLater that knows when a retry can succeed postpones the message that long first.
+- A RetryLater that knows when a retry can succeed postpones the message that long first, and
+  (``Pacer``) so are the messages of its FIFO group that the batch then skipped: they come back with it,
+  not one visibility timeout later (the venue's budget paces a burst this way: the messages wait in SQS).
 - Anything else that fails (RetryLater, AuditBacklog, a dependency down) raises, so the batch reports
   that one item as failed; SQS redelivers it, and after maxReceiveCount the redrive policy moves it to
   the same dead-letter queue.
@@ -72,3 +74,38 @@ def sqs_postpone(sqs: object, queue_url: str | None, receipt_handle: str) -> Cal
             log.warning("could not postpone a message: %s", type(exc).__name__)
 
     return postpone
+
+
+class Pacer:
+    """One invocation's postponements, per FIFO message group: the messages a failed one made the batch skip
+    (``skip_group_on_error``) wait as long as it does. ``postpone_for`` per record, ``after`` per batch."""
+
+    def __init__(self, sqs: object, queue_url: str | None) -> None:
+        self._sqs = sqs
+        self._url = queue_url
+        self._delays: dict[str, float] = {}
+        self._postponed: set[str] = set()
+
+    def postpone_for(self, record: Mapping[str, Any]) -> Callable[[float], None]:
+        group = str((record.get("attributes") or {}).get("MessageGroupId", ""))
+        message_id = str(record.get("messageId", ""))
+        postpone = sqs_postpone(self._sqs, self._url, str(record.get("receiptHandle", "")))
+
+        def postpone_group(seconds: float) -> None:
+            self._delays[group] = max(self._delays.get(group, 0.0), seconds)
+            self._postponed.add(message_id)
+            postpone(seconds)
+
+        return postpone_group
+
+    def after(self, event: Mapping[str, Any], response: Mapping[str, Any]) -> None:
+        try:
+            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+            for record in event.get("Records", []):
+                group = str((record.get("attributes") or {}).get("MessageGroupId", ""))
+                message_id = str(record.get("messageId", ""))
+                if message_id in failed and group in self._delays and message_id not in self._postponed:
+                    sqs_postpone(self._sqs, self._url, str(record.get("receiptHandle", "")))(self._delays[group])
+        finally:
+            self._delays.clear()
+            self._postponed.clear()

@@ -14,7 +14,9 @@ time. Testnet and mainnet rules differ, so the venue (the Exchange port's ``name
   with its code (FAILED, recorded), never placed wrong;
 - ``expires_at`` is also the table's TTL attribute (``fetched_at + ttl + max_stale``), so DynamoDB reaps
   what nobody reads any more (TTL deletion is lazy, which is why freshness is checked on
-  ``fetched_at``, never on absence).
+  ``fetched_at``, never on absence);
+- every exchangeInfo answer also carries the venue's ``rateLimits``: each refresh hands them to
+  ``on_rate_limits`` (the venue budget, which keeps them where every instance reads them).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class RulesCache:
         self._lock = threading.Lock()
         self.refreshes = 0  # exchangeInfo calls made by this cache (visible to tests and metrics)
         self.stale_served = 0  # times stale rules were served because a refresh failed
+        self.on_rate_limits: Callable[[list[dict[str, Any]]], None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, exchange: Exchange, ddb_client: Any = None) -> RulesCache:
@@ -126,6 +129,8 @@ class RulesCache:
             raise
         finally:
             self.refreshes += 1
+        if self.on_rate_limits is not None and isinstance(info.get("rateLimits"), list):
+            self.on_rate_limits(info["rateLimits"])
         now = self._clock()
         entries = [e for e in info.get("symbols", ()) if not symbols or e.get("symbol") in symbols]
         self._write(entries, now)
