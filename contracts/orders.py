@@ -119,10 +119,28 @@ class Brackets(BaseModel):
     stop_loss: OrderRequest | None = None
     take_profit: OrderRequest | None = None
     list_client_order_id: str
+    # A take-profit ladder: this pair is its first level, ``more`` the others (each its own OCO, the same stop).
+    share: Money | None = None  # the part of the position this pair sells (None: all of it)
+    more: tuple[Brackets, ...] = ()
 
     @property
     def legs(self) -> list[OrderRequest]:
         return [leg for leg in (self.stop_loss, self.take_profit) if leg is not None]
+
+    @property
+    def pairs(self) -> tuple[Brackets, ...]:
+        """Every exit pair: this one, then the ladder's other levels."""
+        return (self, *self.more)
+
+    @property
+    def all_legs(self) -> list[OrderRequest]:
+        return [leg for pair in self.pairs for leg in pair.legs]
+
+    @property
+    def total_quantity(self) -> Decimal | None:
+        if self.quantity is None:
+            return None
+        return sum((p.quantity for p in self.pairs if p.quantity is not None), Decimal(0))
 
     def to_binance(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -136,6 +154,9 @@ class Brackets(BaseModel):
             out["stopLoss"] = self.stop_loss.to_binance()
         if self.take_profit is not None:
             out["takeProfit"] = self.take_profit.to_binance()
+        if self.more:
+            out["share"] = plain(self.share) if self.share is not None else None
+            out["levels"] = [pair.to_binance() for pair in self.more]
         return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -130,9 +131,15 @@ def make_brackets(
     market: Market,
     config: SizingConfig,
     step: Decimal,
+    level: tuple[int, Decimal | None, Decimal] | None = None,
 ) -> Brackets | Rejection:
+    """``level``: a ladder's rung (its number from 1, its quantity, its share); its legs' ids carry the number."""
     exit_side = side.opposite
     qty = None if entry.quantity is None else after_commission(entry.quantity, side, config, step)
+    tag = ""
+    if level is not None:
+        number, qty, _ = level
+        tag = str(number) if number > 1 else ""
     placement = BracketPlacement.AFTER_FILL
     if entry.type is BinanceOrderType.LIMIT and rules.oto_allowed:
         placement = BracketPlacement.WITH_ENTRY
@@ -156,7 +163,7 @@ def make_brackets(
             price=bp.stop_limit,
             time_in_force=None if bp.stop_limit is None else "GTC",
             trailing_delta=bp.trailing_delta,
-            new_client_order_id=client_order_id(sid, "sl"),
+            new_client_order_id=client_order_id(sid, "sl" + tag),
         )
     if bp.take_profit is not None:
         maker = BinanceOrderType.LIMIT_MAKER.value in rules.order_types
@@ -168,7 +175,7 @@ def make_brackets(
             quantity=qty,
             price=bp.take_profit,
             time_in_force=None if maker else "GTC",
-            new_client_order_id=client_order_id(sid, "tp"),
+            new_client_order_id=client_order_id(sid, "tp" + tag),
         )
     context = OrderContext(average_price=market.average)
     for leg in (stop_leg, tp_leg):
@@ -195,10 +202,95 @@ def make_brackets(
         quantity=qty,
         stop_loss=stop_leg,
         take_profit=tp_leg,
-        list_client_order_id=client_order_id(sid, "ls"),
+        list_client_order_id=client_order_id(sid, "ls" + tag),
+        share=level[2] if level is not None else None,
     )
 
 
 def entry_probe_qty(rules: SymbolRules, step: Decimal) -> Decimal:
     lot = rules.lot_size
     return max(lot.min_qty, step) if lot is not None else step
+
+
+# ---- take-profit ladders: one OCO per level, every level's stop at the shared stop-loss ---------------------
+
+
+def split(total: Decimal, shares: Sequence[Decimal], step: Decimal) -> list[Decimal]:
+    """Each level's quantity: its share floored to the step; the last level takes what is left."""
+    parts = [floor_to_step(total * share, step) for share in shares[:-1]]
+    return [*parts, total - sum(parts, Decimal(0))]
+
+
+def level_minimum(rules: SymbolRules, step: Decimal, lowest: Decimal) -> Decimal:
+    """The smallest quantity one exit pair may sell: minQty, and the notional minimum at its lowest price."""
+    lot = rules.lot_size
+    low = max(lot.min_qty if lot is not None else Decimal(0), step)
+    notional = rules.notional.min_notional if rules.notional is not None else Decimal(0)
+    return max(low, ceil_to_step(notional / lowest, step)) if notional > 0 else low
+
+
+def ladder_prices(
+    signal: Signal, side: Side, entry: Decimal, rules: SymbolRules, config: SizingConfig
+) -> list[BracketPrices] | Rejection:
+    levels = signal.meta.take_profit_levels or ()
+    out: list[BracketPrices] = []
+    for number, level in enumerate(levels, start=1):
+        meta = signal.meta.model_copy(
+            update={"take_profit": level.price, "take_profit_pct": level.pct, "take_profit_levels": None}
+        )
+        bp = bracket_prices(signal.model_copy(update={"meta": meta}), side, entry, rules, config)
+        if isinstance(bp, Rejection):
+            return _reject(bp.code, f"take-profit level {number}: {bp.reason}")
+        out.append(bp)
+    return out
+
+
+def ladder_minimum(
+    levels: Sequence[BracketPrices],
+    shares: Sequence[Decimal],
+    rules: SymbolRules,
+    side: Side,
+    config: SizingConfig,
+    step: Decimal,
+) -> Decimal:
+    """The smallest entry whose every level, after commission, passes minQty and the notional minimum."""
+    mins = [level_minimum(rules, step, bp.lowest) for bp in levels]
+    qty = max(ceil_to_step(m / share, step) for m, share in zip(mins, shares, strict=True))
+    if side is Side.BUY and config.commission_in_base_on_buy:
+        qty = ceil_to_step(qty / (ONE - config.fee_rate), step)
+    for _ in range(10_000):  # floors may leave a level one step short: a few steps more settle it
+        parts = split(after_commission(qty, side, config, step), shares, step)
+        if all(p >= m for p, m in zip(parts, mins, strict=True)):
+            break
+        qty += step
+    return qty
+
+
+def make_ladder(
+    rules: SymbolRules,
+    side: Side,
+    entry: OrderRequest,
+    levels: Sequence[BracketPrices],
+    shares: Sequence[Decimal],
+    sid: str,
+    market: Market,
+    config: SizingConfig,
+    step: Decimal,
+) -> Brackets | Rejection:
+    """One exit pair per level; a level whose part of the position cannot pass the filters is refused by name."""
+    total = None if entry.quantity is None else after_commission(entry.quantity, side, config, step)
+    parts: list[Decimal | None] = list(split(total, shares, step)) if total is not None else [None] * len(shares)
+    pairs: list[Brackets] = []
+    for number, (bp, share, part) in enumerate(zip(levels, shares, parts, strict=True), start=1):
+        least = level_minimum(rules, step, bp.lowest)
+        if part is not None and part < least:
+            return _reject(
+                RejectionCode.LADDER_LEVEL_TOO_SMALL,
+                f"take-profit level {number} (share {plain(share)}) would sell {plain(part)} {rules.base_asset}, "
+                f"below the {plain(least)} one exit order on {rules.symbol} must sell",
+            )
+        made = make_brackets(rules, side, entry, bp, sid, market, config, step, (number, part, share))
+        if isinstance(made, Rejection):
+            return _reject(made.code, f"take-profit level {number}: {made.reason}")
+        pairs.append(made)
+    return pairs[0].model_copy(update={"more": tuple(pairs[1:])})

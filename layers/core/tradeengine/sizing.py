@@ -23,7 +23,16 @@ from contracts.orders import (
 )
 from contracts.rejection import Rejection, RejectionCode
 from contracts.signal import Action, OrderType, Signal
-from tradeengine.brackets import BracketPrices, after_commission, bracket_prices, make_brackets, trailing_problem
+from tradeengine.brackets import (
+    BracketPrices,
+    after_commission,
+    bracket_prices,
+    ladder_minimum,
+    ladder_prices,
+    make_brackets,
+    make_ladder,
+    trailing_problem,
+)
 from tradeengine.decimals import HUNDRED, ONE, ZERO, ceil_to_step, floor_to_step, quantize_places
 from tradeengine.rules import LotSize, SymbolRules
 from tradeengine.sizing_base import Market, SizingConfig, _reject, client_order_id
@@ -215,14 +224,23 @@ def size(
         for v in (meta.stop_loss, meta.stop_loss_pct, meta.take_profit, meta.take_profit_pct, exit_trailing)
     )
     exits: BracketPrices | None = None
+    ladder: list[BracketPrices] = []
+    shares = [level.share for level in meta.take_profit_levels or ()]
     if asks_brackets and signal.action is Action.CLOSE:
         notes.append("stop-loss / take-profit / trailing stops are ignored on a close")
+    elif shares:
+        levels = ladder_prices(signal, side, prices.entry, rules, config)
+        if isinstance(levels, Rejection):
+            return levels
+        ladder, exits = levels, levels[0]
     elif asks_brackets:
         bp = bracket_prices(signal, side, prices.entry, rules, config)
         if isinstance(bp, Rejection):
             return bp
         exits = bp
     minimum = _minimum(rules, lot, btype, prices.valuation, step, side, exits, config)
+    if ladder:
+        minimum = max(minimum, ladder_minimum(ladder, shares, rules, side, config, step))
 
     quantity: Decimal | None
     quote_qty: Decimal | None = None
@@ -295,7 +313,12 @@ def size(
         new_client_order_id=entry_id,
     )
     brackets = None
-    if exits is not None:
+    if ladder:
+        made = make_ladder(rules, side, order, ladder, shares, sid, market, config, step)
+        if isinstance(made, Rejection):
+            return made
+        brackets = made
+    elif exits is not None:
         made = make_brackets(rules, side, order, exits, sid, market, config, step)
         if isinstance(made, Rejection):
             return made

@@ -247,7 +247,7 @@ def exit_orders(record: SignalRecord) -> list[str]:
     b = OrderPlan.model_validate(record.plan).brackets
     if b is None:
         return []
-    return [leg.new_client_order_id for leg in (b.stop_loss, b.take_profit) if leg is not None]
+    return [leg.new_client_order_id for leg in b.all_legs]  # every pair of a take-profit ladder
 
 
 def working_orders(record: SignalRecord) -> list[str]:

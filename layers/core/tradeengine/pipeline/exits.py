@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from contracts.money import plain
-from contracts.orders import BracketKind, Brackets, OrderPlan, Side
+from contracts.orders import BracketKind, Brackets, OrderPlan, OrderRequest, Side
+from tradeengine.brackets import level_minimum, split
 from tradeengine.decimals import ONE, floor_to_step
 from tradeengine.exchange.base import (
     Accepted,
@@ -54,6 +55,8 @@ def place_exits(
     minimum = rules.lot_size.min_qty if rules.lot_size is not None else Decimal(0)
     if qty <= 0 or qty < minimum:
         return None, {"exits": "not placed", "reason": f"received quantity {plain(qty)} is below minQty"}
+    if b.more:
+        return _place_ladder(plan, b, qty, exchange, rules)
     if b.kind is BracketKind.OCO and b.stop_loss is not None and b.take_profit is not None:
         outcome = exchange.place_oco(oco_request(plan.order.symbol, b, qty))
     else:
@@ -61,6 +64,61 @@ def place_exits(
         assert leg is not None
         outcome = exchange.place_order(leg.model_copy(update={"quantity": qty}))
     return outcome, {"exits": describe_outcome(outcome), "exit_quantity": plain(qty)}
+
+
+def ladder_quantities(b: Brackets, qty: Decimal, rules: SymbolRules) -> list[Decimal]:
+    """Each level's part of what the entry delivered: as planned when it delivered what sizing expected; else
+    split by the shares, a level too small to stand folded into the one before it (the position stays covered)."""
+    pairs = b.pairs
+    planned = [p.quantity for p in pairs]
+    if all(q is not None for q in planned) and sum(q for q in planned if q is not None) == qty:
+        return [q for q in planned if q is not None]
+    step = rules.lot_size.step_size if rules.lot_size is not None and rules.lot_size.step_size > 0 else Decimal(0)
+    shares = [p.share if p.share is not None else Decimal(1) / len(pairs) for p in pairs]
+    parts = split(qty, shares, step) if step > 0 else [qty * s for s in shares]
+    for i in range(len(parts) - 1, 0, -1):
+        prices = [leg.price or leg.stop_price for leg in pairs[i].legs]
+        lowest = min((p for p in prices if p is not None), default=Decimal(0))
+        if lowest <= 0 or parts[i] < level_minimum(rules, step, lowest):
+            parts[i - 1], parts[i] = parts[i - 1] + parts[i], Decimal(0)
+    return parts
+
+
+def _place_ladder(
+    plan: OrderPlan, b: Brackets, qty: Decimal, exchange: Exchange, rules: SymbolRules
+) -> tuple[PlaceOutcome | None, dict[str, Any]]:
+    """One OCO per level; a level already working (an earlier attempt) is not placed again."""
+    outcomes: list[PlaceOutcome] = []
+    described: list[dict[str, Any]] = []
+    for pair, part in zip(b.pairs, ladder_quantities(b, qty, rules), strict=True):
+        if part <= 0:
+            described.append({"result": "folded into the level before"})
+            continue
+        assert pair.stop_loss is not None
+        working = exchange.get_order(plan.order.symbol, client_order_id=pair.stop_loss.new_client_order_id)
+        if working is not None and working.status.is_open:
+            described.append({"result": "working", "client_order_id": working.client_order_id})
+            continue
+        outcome = exchange.place_oco(oco_request(plan.order.symbol, pair, part))
+        outcomes.append(outcome)
+        described.append({**describe_outcome(outcome), "quantity": plain(part)})
+    worst = next((o for o in outcomes if isinstance(o, Rejected)), None) or next(
+        (o for o in outcomes if isinstance(o, Unknown)), None
+    )
+    outcome = worst or next(iter(outcomes), None) or Accepted(_resolved(plan, b, exchange))
+    return outcome, {"exits": {"result": _word(outcome), "levels": described}, "exit_quantity": plain(qty)}
+
+
+def _word(outcome: PlaceOutcome) -> str:
+    return "accepted" if isinstance(outcome, Accepted) else "rejected" if isinstance(outcome, Rejected) else "unknown"
+
+
+def _resolved(plan: OrderPlan, b: Brackets, exchange: Exchange) -> ExchangeOrder:
+    """Every level was already working: the first level's stop stands for the accepted answer."""
+    assert b.stop_loss is not None
+    order = exchange.get_order(plan.order.symbol, client_order_id=b.stop_loss.new_client_order_id)
+    assert order is not None
+    return order
 
 
 def oco_request(symbol: str, b: Brackets, qty: Decimal) -> OcoRequest:
@@ -143,7 +201,10 @@ def follow_exits(
     from tradeengine.pipeline.booking import book_order
 
     b = plan.brackets
-    legs = {"stop_loss": b.stop_loss, "take_profit": b.take_profit} if b is not None else {}
+    legs: dict[str, OrderRequest | None] = {}
+    for number, pair in enumerate(b.pairs if b is not None else (), start=1):
+        tag = f"_{number}" if number > 1 else ""  # a ladder's levels: stop_loss_2, take_profit_2, ...
+        legs.update({f"stop_loss{tag}": pair.stop_loss, f"take_profit{tag}": pair.take_profit})
     ended: dict[str, ExchangeOrder] = {}
     for name, leg in legs.items():
         if leg is None:
@@ -154,7 +215,9 @@ def follow_exits(
         if order is None or order.status.is_open:
             return "working"  # still working (or not visible yet): look again on the next run
         ended[name] = order
-    closed_by = next((name for name, order in ended.items() if order.status is OrderStatus.FILLED), None)
+    filled = {name.rstrip("_0123456789") for name, o in ended.items() if o.status is OrderStatus.FILLED}
+    # a ladder that took profit at some levels and was stopped at the others was stopped out
+    closed_by = "stop_loss" if "stop_loss" in filled else "take_profit" if "take_profit" in filled else None
     untouched = all(order.executed_qty == 0 for order in ended.values())
     if closed_by is None and untouched and extra is None and by_hand is not None and by_hand():
         return "canceled_by_hand"

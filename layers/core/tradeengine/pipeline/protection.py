@@ -137,15 +137,20 @@ def canceled_by_hand(record: SignalRecord, deps: Deps) -> bool:
 
 def _leg_ids(plan: OrderPlan) -> list[str]:
     b = plan.brackets
-    return [leg.new_client_order_id for leg in (b.stop_loss, b.take_profit) if leg is not None] if b else []
+    return [leg.new_client_order_id for leg in b.all_legs] if b else []
 
 
 def _already_working(plan: OrderPlan, deps: Deps) -> bool:
-    for cid in _leg_ids(plan):
-        order = deps.exchange.get_order(plan.order.symbol, client_order_id=cid)
-        if order is not None and order.status.is_open:
-            return True
-    return False
+    """Every exit pair (a ladder has one per level) has a leg working: an unknown answer that did place them."""
+    b = plan.brackets
+    return b is not None and all(
+        any(
+            (order := deps.exchange.get_order(plan.order.symbol, client_order_id=leg.new_client_order_id)) is not None
+            and order.status.is_open
+            for leg in pair.legs
+        )
+        for pair in b.pairs
+    )
 
 
 def _entry(plan: OrderPlan, deps: Deps) -> ExchangeOrder | None:
