@@ -10,7 +10,7 @@ import pytest
 
 from local.stack.demo import Api
 from local.stack.stack import Endpoints
-from tests.e2e.test_book import _get, _monitor, _price, _send, _signal
+from tests.e2e.test_book import _get, _hand_pnl, _monitor, _price, _send, _signal
 from tests.integration.local_exchange.conftest import admin
 
 pytestmark = pytest.mark.e2e
@@ -48,3 +48,37 @@ def test_a_trailing_stop_follows_the_price_up_and_sells_when_it_falls_back_by_th
     assert sold > start  # it sold above the entry: the stop had trailed up with the price
     trades = _get(api, f"/trades?strategy_id={strategy}")["trades"]
     assert [(t["side"], t["role"]) for t in trades] == [("BUY", "entry"), ("SELL", "exit")], trades
+
+
+def test_a_two_level_ladder_closes_half_at_each_level_and_the_book_realizes_what_the_fills_say(
+    local_stack: Endpoints, api: Api
+) -> None:
+    strategy = f"L{uuid.uuid4().hex[:8]}"
+    before = _price(local_stack)
+    ladder = [{"pct": 1, "share": "0.5"}, {"pct": 2, "share": "0.5"}]
+    meta = {"order_type": "market", "stop_loss_pct": 2, "take_profit_levels": ladder}
+    entry = _send(api, _signal(strategy, price=before, quantity=0.002, meta=meta))
+    assert entry["state"] == "FILLED" and entry["protection"] == "protected", entry
+    levels = entry["execution"]["exits"]["levels"]
+    assert [lv["result"] for lv in levels] == ["accepted", "accepted"], levels
+    parts = [D(lv["quantity"]) for lv in levels]
+    start = D(entry["execution"]["entry"]["avg_price"])
+    (held,) = _get(api, f"/positions?strategy_id={strategy}")["positions"]
+    assert len(held["protected_by"]) == 4, held  # two OCOs
+    try:
+        _set(local_stack, start * D("1.015"))  # through level 1 only
+        _monitor(local_stack, api, lambda: len(_get(api, f"/trades?strategy_id={strategy}")["trades"]) == 2)
+        (half,) = _get(api, f"/positions?strategy_id={strategy}")["positions"]
+        assert D(half["quantity"]) == D(held["quantity"]) - parts[0], half
+        assert api.signal(entry["signal_id"])["exits_working"]
+        _set(local_stack, start * D("1.025"))  # through level 2
+        _monitor(local_stack, api, lambda: not api.signal(entry["signal_id"])["exits_working"])
+    finally:
+        admin(local_stack.exchange, "price", {"symbol": "BTCUSDT", "price": before})  # as the other tests expect
+    trades = _get(api, f"/trades?strategy_id={strategy}")["trades"]
+    assert [(t["side"], t["role"]) for t in trades] == [("BUY", "entry"), ("SELL", "exit"), ("SELL", "exit")]
+    assert sorted(D(t["qty"]) for t in trades[1:]) == sorted(parts)
+    (closed,) = _get(api, f"/positions?strategy_id={strategy}&include_closed=true")["positions"]
+    assert D(closed["realized_pnl"]) == _hand_pnl(trades) and D(closed["realized_pnl"]) > 0, (closed, trades)
+    result = api.signal(entry["signal_id"])["execution"]["exit_result"]
+    assert result["closed_by"] == "take_profit" and result["legs"]["take_profit_2"]["status"] == "FILLED"
