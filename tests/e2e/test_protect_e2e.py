@@ -34,6 +34,7 @@ def test_a_trailing_stop_follows_the_price_up_and_sells_when_it_falls_back_by_th
     try:
         for step in ("1.01", "1.02", "1.03"):  # up 3 %: the stop's best price follows
             _set(local_stack, start * D(step))
+            _monitor(local_stack, api, lambda: True)  # the paper exchange sees each price as the monitor runs
         best = start * D("1.03")
         _set(local_stack, best * D("0.995"))  # back 0.5 %: less than the delta, the stop keeps working
         _monitor(local_stack, api, lambda: True)
