@@ -12,7 +12,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "layers" / "core" / "tradeengine"
 IO_LIBRARIES = ("boto3", "botocore", "pymongo", "bson", "binance", "requests", "fastapi", "starlette", "mangum")
-PURE = ("rules", "sizing", "sizing_base", "brackets", "risk", "engine", "decimals", "exchange_info", "venue_budget")
+PURE = (
+    "rules",
+    "sizing",
+    "sizing_base",
+    "sizing_prices",
+    "brackets",
+    "risk",
+    "engine",
+    "decimals",
+    "exchange_info",
+    "venue_budget",
+)
 WIRING = {"deps.py", "memory.py", "idempotency.py", "__init__.py"}
 ADAPTERS = ("tradeengine.stores", "tradeengine.api")
 
