@@ -3,6 +3,7 @@ shared stop-loss), every level's quantity passing the filters after commission, 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from decimal import Decimal as D
@@ -189,3 +190,30 @@ def test_every_level_of_every_ladder_sizing_emits_passes_the_filters(case: tuple
 def _step(rules: Any) -> Decimal:
     lot = rules.lot_for(BinanceOrderType.MARKET)
     return lot.step_size if lot.step_size > 0 else D(1).scaleb(-rules.base_precision)
+
+
+def test_the_largest_ladder_keeps_its_record_and_messages_within_the_bounds() -> None:
+    from tests.unit.test_record_bounds import MESSAGE_BOUND, RECORD_BOUND, item_bytes, largest_meta
+
+    deps = memory_deps(load_info(INFO_2021), {"BTCUSDT": "45000"}, {"USDT": "10000000", "BTC": "0"})
+    levels = [{"pct": (f"{i + 1}." + "0" * 64)[:64], "share": "0.1" + "0" * 61} for i in range(10)]  # 64 chars
+    meta = {**largest_meta(), "order_type": "market", "take_profit_levels": levels}
+    meta.pop("take_profit")
+    raw = signal_dict(signal_id="L" * 128, strategy_id="🚀" * 128, quantity="0.01", meta=meta,
+                      timestamp=datetime.now(UTC).isoformat())  # fmt: skip
+    raw["meta"].pop("stop_price")
+    result = ingest(raw, source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
+    assert result.accepted, result.errors
+    queued = deps.signals.drain()
+    for body in queued:
+        size_message(body, deps)
+    plans = deps.plans.drain()
+    assert plans, deps.store.get("L" * 128).reason
+    plan_bytes = max(len(json.dumps(m).encode()) for m in plans)
+    for body in plans:
+        execute_message(body, deps)
+    record = deps.store.get("L" * 128)
+    assert record.state is SignalState.FILLED and len(record.execution["exits"]["levels"]) == 10, record.execution
+    size = item_bytes(record)
+    print(f"largest ladder: record {size} bytes, plan message {plan_bytes}")
+    assert plan_bytes < MESSAGE_BOUND and size < RECORD_BOUND
