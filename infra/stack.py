@@ -92,6 +92,9 @@ class TradeEngineStack(Stack):
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.functions = self._functions()
+        from infra.events import add_execution_events
+
+        self.events_topic = add_execution_events(self)
         self.api = self._http_api()
         from infra.monitoring import add_monitoring
 

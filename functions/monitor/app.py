@@ -7,6 +7,7 @@ from typing import Any
 
 from tradeengine.observability import logger, metrics
 from tradeengine.pipeline import deps as _deps
+from tradeengine.pipeline.events_out import drain_deps
 from tradeengine.pipeline.monitor import MonitorIncomplete, run_monitor
 
 DEPS = _deps.build_deps(batch_counters=True)  # flushed at the end of every invocation
@@ -20,10 +21,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         report = run_monitor(DEPS, budget_s=budget_s)
     finally:
+        events = drain_deps(DEPS)  # the execution events a bus outage left in the outbox; never raises
         DEPS.counters.flush()
     logger.info(
         "monitor pass",
-        extra={"checked": report.checked, "changed": len(report.changed), "completed": report.completed},
+        extra={
+            "checked": report.checked,
+            "changed": len(report.changed),
+            "completed": report.completed,
+            "events_caught_up": events.published,
+            "events_left": events.left,
+        },
     )
     if report.failures:  # the others were followed and the cursor moved on; the function's Errors alarm fires
         raise MonitorIncomplete(f"could not follow {len(report.failures)}: {'; '.join(report.failures[:10])}")

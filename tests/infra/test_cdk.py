@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from functools import cache
@@ -67,6 +68,7 @@ def test_functions_queues_tables(synth: tuple[str, dict[str, Any]]) -> None:
     t.resource_count_is("AWS::SQS::Queue", 4)
     t.all_resources_properties("AWS::SQS::Queue", {"FifoQueue": True, "SqsManagedSseEnabled": True})
     t.resource_count_is("AWS::DynamoDB::Table", 7)
+    t.resource_count_is("AWS::SNS::Topic", 1)
     t.all_resources_properties(
         "AWS::DynamoDB::Table", {"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}}
     )
@@ -169,6 +171,22 @@ def test_same_tables(synth: tuple[str, dict[str, Any]]) -> None:
         assert sorted(mine["AttributeDefinitions"], key=str) == sorted(props["AttributeDefinitions"], key=str)
         assert mine.get("GlobalSecondaryIndexes", []) == props.get("GlobalSecondaryIndexes", []), name
         assert mine.get("TimeToLiveSpecification") == props.get("TimeToLiveSpecification"), name
+
+
+def test_same_execution_events_topic_and_grants(synth: tuple[str, dict[str, Any]]) -> None:
+    _env, template = synth
+    (topic,) = _of_type(template, "AWS::SNS::Topic").values()
+    sam = SAM["Resources"]["ExecutionEventsTopic"]["Properties"]
+    assert topic["Properties"]["FifoTopic"] is True and topic["Properties"]["ContentBasedDeduplication"] is False
+    assert topic["Properties"]["TopicName"].endswith(sam["TopicName"]["Fn::Sub"].removeprefix("${AWS::StackName}"))
+    assert "alias/aws/sns" in str(topic["Properties"]["KmsMasterKeyId"])
+    (policy,) = _of_type(template, "AWS::SNS::TopicPolicy").values()
+    assert '"aws:SecureTransport": "false"' in json.dumps(policy["Properties"]["PolicyDocument"])
+    policies = _of_type(template, "AWS::IAM::Policy")
+    for name in _of_type(template, "AWS::Lambda::Function"):
+        statements = json.dumps([p for k, p in policies.items() if k.startswith(f"{name}Role")])
+        assert "sns:Publish" in statements, name
+        assert name == "ApiFunction" or '"events_outbox*"' in statements, name
 
 
 def test_same_event_sources(synth: tuple[str, dict[str, Any]]) -> None:

@@ -271,16 +271,18 @@ def _policy_targets(fn: str) -> set[tuple[str, str]]:
             if "SecretArn" in args:
                 out.add((kind, _secret_target(condition, args["SecretArn"])))
                 continue
-            ref = args.get("TableName") or args.get("QueueName")
+            ref = args.get("TableName") or args.get("QueueName") or args.get("TopicName")
             out.add((kind, ref.get("Ref") or ref["Fn::GetAtt"][0]))
     return out
 
 
 def test_each_function_reaches_only_what_it_uses() -> None:
     crud, read, send = "DynamoDBCrudPolicy", "DynamoDBReadPolicy", "SQSSendMessagePolicy"
+    publish = ("SNSPublishMessagePolicy", "ExecutionEventsTopic")  # every function records steps: events
     get_secret = "AWSSecretsManagerGetSecretValuePolicy"
     secrets = {(get_secret, "BinanceSecret"), (get_secret, "MongoDbUrlSecret")}  # the JWT key: the API only
-    common = {(crud, "SignalsTable"), (crud, "CountersTable"), (crud, "PaperBookTable")} | secrets
+    common = {(crud, "SignalsTable"), (crud, "CountersTable"), (crud, "PaperBookTable"), publish} | secrets
+    outbox = ("Statement", "ControlTable")  # the events outbox's keys only (below)
     assert _policy_targets("ApiFunction") == common | {
         (crud, "ControlTable"),
         (read, "BookTable"),
@@ -293,18 +295,44 @@ def test_each_function_reaches_only_what_it_uses() -> None:
         (crud, "RulesTable"),
         (send, "OrdersQueue"),
         (send, "SignalsDeadLetterQueue"),
+        outbox,
     }
     assert _policy_targets("ExecutionFunction") == common | {
         (crud, "RulesTable"),
         (crud, "IdempotencyTable"),
         (crud, "BookTable"),
         (send, "OrdersDeadLetterQueue"),
+        outbox,
     }
     assert _policy_targets("MonitorFunction") == common | {("Statement", "ControlTable"), (crud, "BookTable")}
-    (cursor_only,) = [p for p in FUNCTIONS["MonitorFunction"]["Properties"]["Policies"] if "Statement" in p]
-    (statement,) = cursor_only["Statement"]
-    assert sorted(statement["Action"]) == ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
-    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["cursor#*"]}}
+    inline = [p["Statement"] for p in FUNCTIONS["MonitorFunction"]["Properties"]["Policies"] if "Statement" in p]
+    keys = "dynamodb:LeadingKeys"
+    (cursor_only,) = [s for (s,) in inline if s["Condition"]["ForAllValues:StringLike"][keys] == ["cursor#*"]]
+    assert sorted(cursor_only["Action"]) == ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
+    for fn in ("SizingFunction", "ExecutionFunction", "MonitorFunction"):  # no reach to the trading switch
+        (outbox_only,) = [
+            s
+            for p in FUNCTIONS[fn]["Properties"]["Policies"]
+            if "Statement" in p
+            for s in p["Statement"]
+            if s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["events_outbox*"]
+        ]
+        assert "dynamodb:Scan" not in outbox_only["Action"] and outbox_only["Resource"] == {
+            "Fn::GetAtt": ["ControlTable", "Arn"]
+        }
+
+
+def test_the_execution_events_topic_is_fifo_encrypted_tls_only_and_named_to_every_function() -> None:
+    topic = RESOURCES["ExecutionEventsTopic"]["Properties"]
+    assert topic["FifoTopic"] is True and topic["ContentBasedDeduplication"] is False
+    assert topic["TopicName"]["Fn::Sub"].endswith(".fifo") and topic["KmsMasterKeyId"] == "alias/aws/sns"
+    (deny,) = RESOURCES["ExecutionEventsTopicTlsOnlyPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    variables = T["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["EXECUTION_EVENTS_TOPIC_ARN"] == {"Ref": "ExecutionEventsTopic"}
+    from tradeengine.config import Settings
+
+    assert "execution_events_topic_arn" in Settings.model_fields  # the variable the functions read
 
 
 def test_secrets_are_references_never_values() -> None:

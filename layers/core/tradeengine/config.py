@@ -159,6 +159,8 @@ class Settings(BaseSettings):
     signals_queue_url: str | None = None  # SQS FIFO signals.fifo
     orders_queue_url: str | None = None  # SQS FIFO orders.fifo
     signals_dlq_url: str | None = None  # unreadable signal messages, with their reason
+    # SNS FIFO topic of the execution events (contracts.events); unset: they go to the structured log
+    execution_events_topic_arn: str | None = None
     orders_dlq_url: str | None = None  # unreadable order-plan messages, with their reason
 
     # Audit trail in MongoDB

@@ -196,6 +196,7 @@ def _audit(added: Sequence[BookFill], position: Position, order: ExchangeOrder, 
     except Exception as exc:  # the ledger is the record; the audit copy is healed by the next change
         log.warning("book audit not written: %s", type(exc).__name__)
         deps.counters.incr("tradeengine_errors_total", {"type": "audit_unavailable"})
+    deps.events_out().book(events)  # never raises: pipeline.events_out
 
 
 def _emit(position: Position, deps: Deps) -> None:

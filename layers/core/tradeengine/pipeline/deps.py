@@ -14,10 +14,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from contracts.status import AuditEvent
+from tradeengine.pipeline.events_out import EventsOut, LoggedPublisher, MemoryOutbox
 from tradeengine.pipeline.ports import (
     AuditSink,
     Counters,
     Cursors,
+    EventOutbox,
+    EventPublisher,
     Ledger,
     PlanQueue,
     SignalQueue,
@@ -53,9 +56,22 @@ class Deps:
     windows: Any = None  # pipeline.quotas.Windows, shared by every instance; None: quotas count in-process
     hooks: Any = None  # hooks.HookStore: the webhooks' secrets (control table); None: no webhook intake
     auth_failures: Any = None  # hooks.AuthFailures: wrong webhook passphrases per source address and minute
+    events: EventPublisher | None = None  # the execution events' bus; None: the structured log
+    outbox: EventOutbox | None = None  # what the bus did not take, for the monitor; None: in this process only
+    _events_out: EventsOut | None = field(default=None, init=False, repr=False)
 
     def recorder(self, stage: str) -> Recorder:
-        return Recorder(self.store, self.audit, self.counters, self.settings.mode, stage, self.clock)
+        return Recorder(
+            self.store, self.audit, self.counters, self.settings.mode, stage, self.clock, events=self.events_out()
+        )
+
+    def events_out(self) -> EventsOut:
+        """The process's best-effort publisher (pipeline.events_out), built once: its breaker is per process."""
+        if self._events_out is None:
+            self._events_out = EventsOut(
+                self.events or LoggedPublisher(), self.outbox or MemoryOutbox(), self.counters, self.settings.mode
+            )
+        return self._events_out
 
 
 def parse_balances(text: str) -> dict[str, Decimal]:
@@ -168,7 +184,20 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
         windows=DynamoDBWindows.from_settings(settings),
         hooks=DynamoDBHookStore.from_settings(settings),
         auth_failures=DynamoDBAuthFailures.from_settings(settings),
+        **build_events(settings),
     )
+
+
+def build_events(settings: Settings) -> dict[str, Any]:
+    """With EXECUTION_EVENTS_TOPIC_ARN: the SNS topic and the control table's outbox; else the log."""
+    if not settings.execution_events_topic_arn:
+        return {}
+    from tradeengine.stores.events import DynamoDBEventOutbox, SnsEventPublisher
+
+    return {
+        "events": SnsEventPublisher(settings.execution_events_topic_arn),
+        "outbox": DynamoDBEventOutbox.from_settings(settings),
+    }
 
 
 def build_audit(settings: Settings) -> AuditSink:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from contracts.events import ExecutionEvent
 from contracts.status import AuditEvent, SignalState
 from tradeengine.book import BookFill, Position
 from tradeengine.risk import TradingState
@@ -156,6 +157,26 @@ class AuditSink(Protocol):
         ...
 
     def events(self, signal_id: str) -> Sequence[AuditEvent]: ...
+
+
+class EventPublisher(Protocol):
+    """The execution events' bus (SNS FIFO on AWS): best effort, off the trading path (pipeline.events_out)."""
+
+    def publish(self, events: Sequence[ExecutionEvent]) -> None:
+        """Publish in the given order; a repeated ``event_id`` is harmless. Raises when the bus is unreachable."""
+        ...
+
+
+class EventOutbox(Protocol):
+    """What could not be published yet, kept for the monitor to publish (``pipeline.events_out.drain``)."""
+
+    def add(self, entries: Mapping[str, str]) -> None:
+        """Keep each key (``signal:<id>:<after_seq>`` or ``event:<event_id>``) with its body. Raises when down."""
+        ...
+
+    def pending(self, limit: int) -> dict[str, str]: ...
+
+    def remove(self, keys: Sequence[str]) -> None: ...
 
 
 class Counters(Protocol):

@@ -68,7 +68,9 @@ class Recorder:
     stage: str
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     audit_failed: bool = False
+    events: Any = None  # pipeline.events_out.EventsOut: each flushed signal's new steps, published best effort
     _pending: dict[str, SignalRecord] = field(default_factory=dict, init=False, repr=False)
+    _first_step: dict[str, int] = field(default_factory=dict, init=False, repr=False)  # per signal, seq from 1
 
     def __enter__(self) -> Recorder:
         return self
@@ -109,6 +111,7 @@ class Recorder:
             watch_exits=watch_exits,
         )
         if new is not None:
+            self._first_step.setdefault(signal_id, len(new.history))  # the first step this recorder took
             self.write_audit(new)
         return new
 
@@ -128,6 +131,7 @@ class Recorder:
             keep_watching=keep_watching,
         )
         if new is not None:
+            self._first_step.setdefault(signal_id, len(new.history))  # the first step this recorder took
             self.write_audit(new)
         return new
 
@@ -135,6 +139,7 @@ class Recorder:
         """Have ``record``'s history written to the audit trail at the next ``flush`` (the latest record of
         each signal wins: its history holds every earlier step)."""
         known = self._pending.get(record.signal_id)
+        self._first_step.setdefault(record.signal_id, 1)  # a record read back (a heal): every step, again
         if known is None or record.version >= known.version:
             self._pending[record.signal_id] = record
 
@@ -148,6 +153,8 @@ class Recorder:
                 self.audit_failed = True
                 self.counters.incr(ERRORS, {"type": "audit_write"})
                 log.warning("audit write failed for %s: %s", record.signal_id, type(exc).__name__)
+            if self.events is not None:  # never raises: a bus that is down is caught up by the monitor
+                self.events.signal(record, after_seq=max(self._first_step.pop(record.signal_id, 1) - 1, 0))
 
     def raise_if_backlog(self) -> None:
         """The end of a stage's work on a message: write the audit, and fail the message if that failed."""
