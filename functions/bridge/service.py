@@ -27,6 +27,7 @@ from nats.js.errors import NotFoundError
 from functions.bridge import metrics
 from functions.bridge.deadletter import dead_letter
 from functions.bridge.decode import Entry, Malformed, decode
+from functions.bridge.executions import ExecutionsRelay
 from functions.bridge.probes import Health, ProbeServer
 from functions.bridge.replies import answer
 from functions.bridge.settings import BridgeSettings
@@ -62,6 +63,14 @@ class Bridge:
         background = [asyncio.create_task(c) for c in (self._heartbeat(), self._watch_sqs(), self._watch_consumer())]
         try:
             await self._ensure_streams(self._js)
+            if self.settings.bridge_executions_queue_url:  # execution events: SQS → executions.<strategy>.<symbol>
+                relay = ExecutionsRelay(
+                    self.settings.bridge_executions_queue_url,
+                    stream=self.settings.nats_executions_stream,
+                    prefix=self.settings.nats_executions_prefix,
+                    duplicate_window_s=self.settings.nats_duplicate_window_seconds,
+                )
+                background.append(asyncio.create_task(relay.run(self._js, self._stopping)))
             sub = await self._subscribe(self._js)
             self._request_sub = await nc.subscribe(
                 self.settings.request_subject, queue=QUEUE_GROUP, cb=self._on_request

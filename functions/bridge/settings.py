@@ -34,6 +34,11 @@ class BridgeSettings(Settings):
     nats_dead_letter_subject: str = "signals.dead_letter"
     nats_dead_letter_stream: str = "SIGNALS_DEAD_LETTER"
     nats_request_subject: str | None = None  # core-NATS request/reply; default "<NATS_SIGNAL_SUBJECT>.request"
+    # Execution events back out (functions/bridge/executions.py): the SQS FIFO queue subscribed to the
+    # ExecutionEventsTopic; unset, the bridge relays none
+    bridge_executions_queue_url: str | None = None
+    nats_executions_stream: str = "EXECUTIONS"  # over <NATS_EXECUTIONS_PREFIX>.>
+    nats_executions_prefix: str = "executions"  # subjects <prefix>.<strategy_id>.<symbol>
 
     # Flow
     bridge_fetch_batch: int = Field(default=200, ge=1, le=1000)

@@ -146,6 +146,8 @@ def _bridge_env(_data: Path, ports: Mapping[str, int], ctx: Mapping[str, str]) -
         "BRIDGE_HTTP_PORT": str(ports["main"]),
         "BRIDGE_NAK_DELAY_SECONDS": "1",
         "LOG_LEVEL": "INFO",
+        # the execution events' queue (subscribed to ExecutionEventsTopic by stack.up): relayed to executions.>
+        **({"BRIDGE_EXECUTIONS_QUEUE_URL": ctx["executions_queue_url"]} if ctx.get("executions_queue_url") else {}),
     }
 
 

@@ -98,16 +98,32 @@ def up(step: Step = _quiet, redeploy: bool = False) -> Endpoints:
          + (f"; HTTP API routes added: {', '.join(d['routes_added'])}" if d.get("routes_added") else ""))  # fmt: skip
 
     ctx = {"aws_endpoint": aws, "nats_url": state.url("nats"), "signals_queue_url": d["outputs"]["SignalsQueueUrl"]}
+    ctx["executions_queue_url"] = _executions_queue(aws, d["outputs"])
     bridge = state.servers.get("bridge", {})
-    if bridge.get("queue") != ctx["signals_queue_url"] and state.running("bridge"):
+    queues = (bridge.get("queue"), bridge.get("executions_queue"))
+    if queues != (ctx["signals_queue_url"], ctx["executions_queue_url"]) and state.running("bridge"):
         procs.stop(bridge.get("pid"), services.SERVICES["bridge"].marker)  # its queue changed
     try:
         _ensure(state, "bridge", ctx, step)
         state.servers["bridge"]["queue"] = ctx["signals_queue_url"]
+        state.servers["bridge"]["executions_queue"] = ctx["executions_queue_url"]
         _ensure_api(state, api_stage(d), step)
     finally:
         state.save()
     return endpoints(state)
+
+
+def _executions_queue(aws: str, outputs: dict[str, Any]) -> str:
+    """The FIFO queue the bridge relays execution events from, subscribed to the deployed topic (as an
+    operator subscribes one on AWS, docs/BRIDGE.md); '' when the deployed template has no topic."""
+    topic = outputs.get("ExecutionEventsTopicArn")
+    if not topic:
+        return ""
+    from tradeengine.stores import aws as clients
+    from tradeengine.stores.events import subscribe_queue
+
+    sns, sqs = (clients.client(s, endpoint_url=aws, region="us-east-1") for s in ("sns", "sqs"))
+    return subscribe_queue(sns, sqs, topic, str(topic).rsplit(":", 1)[-1].removesuffix(".fifo") + "-bridge")
 
 
 def api_stage(deployed: dict[str, Any]) -> str:

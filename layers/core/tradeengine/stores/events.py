@@ -156,5 +156,7 @@ def subscribe_queue(sns: Any, sqs: Any, topic_arn: str, name: str) -> str:
         ],
     }
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    subscribed = sns.list_subscriptions_by_topic(TopicArn=topic_arn).get("Subscriptions", [])
+    if not any(sub.get("Endpoint") == arn for sub in subscribed):  # again (a stack brought up again): once
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
     return url
