@@ -34,6 +34,7 @@ from tests.chaos.harness import (
     tally,
     token,
 )
+from tests.chaos.scenarios_events import events_bus_unavailable
 from tests.chaos.servers import Servers, bridge_proc
 
 
@@ -736,6 +737,7 @@ MATRIX: dict[str, Scenario] = {
     "exit_canceled_by_hand": exit_canceled_by_hand,
     "partial_fills": partial_fills,
     "protection_trips_mid_burst": protection_trips_mid_burst,
+    "events_bus_unavailable": events_bus_unavailable,
 }
 
 

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.integration
 
 SUBSET = [
     "exchange_5xx",
+    "events_bus_unavailable",
     "clock_skew_1021",
     "rate_limit_429_418",
     "venue_budget_exhausted",
