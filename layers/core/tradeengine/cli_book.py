@@ -95,32 +95,23 @@ def _cmd_positions(args: argparse.Namespace) -> int:
         print(json.dumps({"positions": rows}, indent=2))
         return 0
     from rich.console import Console
-    from rich.table import Table
 
     quotes = sorted({p["quote_asset"] for p in rows})
     title = f"positions (amounts in {', '.join(quotes)})" if quotes else "positions"
-    table = Table(title=title, title_justify="left")
     wide = args.wide
-    columns = ["strategy", "symbol", "quantity", "avg entry", *(["mark"] if wide else []), "unrealized", "realized"]
-    columns += ["fees", "exits"] if wide else ["exits"]
-    for column in columns:
-        right = column not in ("strategy", "symbol")
-        table.add_column(
-            column, justify="right" if right else "left", overflow="fold" if column == "strategy" else "ellipsis"
-        )
+    headers = ["strategy", "symbol", "qty", "avg", *(["mark"] if wide else []), "unreal.", "realized"]
+    headers += ["fees", "exits"] if wide else ["exits"]
+    lines = []
     for p in rows:
         cells = [p["strategy_id"], p["symbol"], p["quantity"], p["average_entry_price"] or "-"]
         cells += [p["mark_price"] or "-"] if wide else []
         cells += [p["unrealized_pnl"] or "-", p["realized_pnl"]]
         cells += [p["fees"]] if wide else []
         cells.append(str(len(p.get("protected_by", []))))
-        table.add_row(*cells)
+        lines.append(cells)
+    table = _table(title, headers, lines, text_columns=2)
     Console().print(table if rows else "no positions")
     return 0
-
-
-def _money(value: str | None, quote: str) -> str:
-    return "-" if value is None else f"{value} {quote}"
 
 
 def _cmd_performance(args: argparse.Namespace) -> int:
@@ -130,29 +121,39 @@ def _cmd_performance(args: argparse.Namespace) -> int:
         print(json.dumps(body, indent=2))
         return 0
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=f"performance of {body['strategy_id']}", title_justify="left")
-    columns = ("symbol", "trades", "wins", "losses", "realized", "fees", "best", "worst", "max drawdown")
-    for column in columns:
-        table.add_column(column, justify="left" if column == "symbol" else "right", no_wrap=True)
-    for symbol, s in body["symbols"].items():
-        table.add_row(symbol, *_perf_cells(s))
-    for quote, s in body["by_quote_asset"].items():
-        table.add_row(f"all ({quote})", *_perf_cells({**s, "quote_asset": quote}), style="bold")
+    # one column per symbol (and the total per quote asset), one row per figure: it fits 80 columns
+    names = [*body["symbols"], *(f"all {q}" for q in body["by_quote_asset"])]
+    figures = [*body["symbols"].values(), *body["by_quote_asset"].values()]
+    labels = ("trades", "wins", "losses", "realized", "fees", "best", "worst", "max drawdown")
+    lines = [[label, *(cells[i] for cells in map(_perf_cells, figures))] for i, label in enumerate(labels)]
+    quotes = sorted(body["by_quote_asset"])
+    title = f"performance of {body['strategy_id']}" + (f" (amounts in {', '.join(quotes)})" if quotes else "")
+    table = _table(title, ["", *names], lines, text_columns=1)
     Console().print(table)
     return 0
 
 
 def _perf_cells(s: dict[str, Any]) -> list[str]:
-    q = s["quote_asset"]
-    return [
-        str(s["trades"]),
-        str(s["wins"]),
-        str(s["losses"]),
-        _money(s["realized_pnl"], q),
-        _money(s["fees"], q),
-        _money(s["best_trade"], q),
-        _money(s["worst_trade"], q),
-        _money(s["max_drawdown"], q),
-    ]
+    amounts = ("realized_pnl", "fees", "best_trade", "worst_trade", "max_drawdown")
+    return [str(s["trades"]), str(s["wins"]), str(s["losses"]), *(s[k] if s[k] is not None else "-" for k in amounts)]
+
+
+def _table(title: str, headers: list[str], lines: list[list[str]], text_columns: int) -> Any:
+    """A rich table whose figures are never cut: every column but the first is as wide as its widest cell
+    (the first ``text_columns`` left-aligned), and only the first (strategy names) folds when narrow."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for i, header in enumerate(headers):
+        widest = max([len(header), *(len(line[i]) for line in lines)])
+        if i == 0:  # the names (strategies, figures' labels): the one column that may fold
+            table.add_column(header, justify="left", overflow="fold", min_width=min(widest, 8))
+        else:
+            if i < text_columns:
+                table.add_column(header, justify="left", no_wrap=True, min_width=widest)
+            else:
+                table.add_column(header, justify="right", no_wrap=True, min_width=widest)
+    for line in lines:
+        table.add_row(*line)
+    return table
