@@ -35,6 +35,9 @@ SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT")
 IN_FLIGHT = frozenset({"RECEIVED", "QUEUED", "SIZED", "SUBMITTED"})
 
 
+_APPLIED: set[str] = set()  # the variables the last Stack.use() set
+
+
 @dataclass
 class Stack:
     servers: Servers
@@ -69,9 +72,15 @@ class Stack:
         return cls(servers, full, made.sqs, made.ddb, q.signals, q.orders, q.signals_dlq, q.orders_dlq)
 
     def use(self) -> None:
+        """This stack's environment, and nothing another scenario's stack set (UNPROTECTED_POSITION_ACTION of
+        one scenario must not leak into the next)."""
         from tradeengine.config import get_settings
 
+        for stale in _APPLIED - set(self.env):
+            os.environ.pop(stale, None)
         os.environ.update(self.env)
+        _APPLIED.clear()
+        _APPLIED.update(self.env)
         get_settings.cache_clear()
 
     def load(self, name: str) -> ModuleType:
