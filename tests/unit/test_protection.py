@@ -25,15 +25,16 @@ def make(**settings):
     return memory_deps(load_info(INFO_2021), PRICES, {"USDT": "10000"}, Settings(exit_retry_seconds=30, **settings))
 
 
-def refuse_ocos(deps, times, outcome=None):
-    """The next ``times`` OCO placements are answered ``outcome`` (Binance -2010 by default), nothing placed."""
+def refuse_ocos(deps, times, outcome=None, reach_the_book=True):
+    """The next ``times`` OCO placements are answered ``outcome`` (Binance -2010 by default), nothing placed
+    (an Unknown answer's request reaches the book unless ``reach_the_book`` is False)."""
     real = deps.exchange.place_oco
     left = {"n": times}
 
     def place_oco(request):
         if left["n"] > 0:
             left["n"] -= 1
-            if isinstance(outcome, Unknown):
+            if isinstance(outcome, Unknown) and reach_the_book:
                 real(request)  # it did reach the book: the answer is what got lost
             return outcome or Rejected(-2010, "Order would immediately trigger.")
         return real(request)
@@ -133,3 +134,15 @@ def test_get_signal_shows_the_protection(action):
     run_monitor(deps)
     expected = "flattened" if action == "flatten" else "unprotected"
     assert api.get(f"/signals/{sid}", headers=bearer("orders:read")).json()["protection"] == expected
+
+
+def test_a_venue_that_never_answers_ends_in_the_policy_not_in_retries_for_ever():
+    deps = make(exit_placement_attempts=3)
+    refuse_ocos(deps, 99, Unknown("timeout"), reach_the_book=False)
+    sid = bracketed_buy(deps)
+    seen = []
+    for minutes in (1, 2, 4, 8):
+        later(deps, 60 * minutes)
+        seen += run_monitor(deps).changed.values()
+    assert seen == ["PROTECTION_PENDING", "PROTECTION_FLATTENED"], seen
+    assert deps.store.get(sid).execution["protection"] == "flattened"

@@ -83,8 +83,8 @@ def retry(record: SignalRecord, plan: OrderPlan, deps: Deps, recorder: Recorder)
     outcome, detail = place_exits(plan, entry, deps.exchange, rules, deps.settings.policy().sizing)
     if isinstance(outcome, Accepted):
         return _record(record, execution, {**detail, "protection": PROTECTED}, recorder)
-    if isinstance(outcome, Unknown):  # it may stand: the next run resolves it by client order id first
-        return _record(record, execution, {**detail, "exit_attempts": attempts}, recorder, keep=True)
+    # Unknown: it may stand, and the next run resolves it by client order id before anything else; it still
+    # counts as an attempt, so a venue that never answers ends in the policy, not in retries for ever.
     if attempts + 1 < deps.settings.exit_placement_attempts and outcome is not None:
         return _record(record, execution, _failed(deps, attempts + 1, detail), recorder, keep=True)
     deps.counters.incr(ERRORS, {"type": "exits_not_placed"})
