@@ -79,24 +79,10 @@ def check_strategy(
 ) -> Trip | None:
     """The strategy's own protections for a buy of ``symbol``."""
     replays = [replay(fills, steps.get(sym, ZERO)) for sym, fills in ledgers.items()]
-    if limits.max_daily_loss is not None:
-        today = _since_midnight(replays, now)
-        if today <= -limits.max_daily_loss:
-            return Trip(
-                "max_daily_loss",
-                RejectionCode.DAILY_LOSS_LIMIT,
-                f"strategy {strategy_id} has realized {plain(today)} today (UTC), at or past its limit of "
-                f"-{plain(limits.max_daily_loss)}: no new entries until tomorrow",
-            )
-    if limits.max_drawdown is not None:
-        drawdown = performance(replays).max_drawdown
-        if drawdown >= limits.max_drawdown:
-            return Trip(
-                "max_drawdown",
-                RejectionCode.MAX_DRAWDOWN,
-                f"strategy {strategy_id}'s realized PnL fell {plain(drawdown)} from its peak, at or past the "
-                f"limit {plain(limits.max_drawdown)}: no new entries",
-            )
+    trip = _daily_loss(replays, now, limits.max_daily_loss, "max_daily_loss", f"strategy {strategy_id}")
+    trip = trip or _drawdown(replays, limits.max_drawdown, "max_drawdown", f"strategy {strategy_id}")
+    if trip is not None:
+        return trip
     if limits.stoploss_guard_trades is not None:
         fills = [f for sym, fs in ledgers.items() for f in fs if not limits.stoploss_guard_per_symbol or sym == symbol]
         stops = sorted({f.order_id: f.time_ms for f in fills if _is_stop_out(f)}.values())
@@ -129,27 +115,39 @@ def check_account(
 ) -> Trip | None:
     """The account-wide protections: every strategy's book together."""
     replays = [replay(fills, steps.get(sym, ZERO)) for ledgers in books for sym, fills in ledgers.items()]
-    if limits.max_daily_loss_account is not None:
-        today = _since_midnight(replays, now)
-        if today <= -limits.max_daily_loss_account:
-            return Trip(
-                "max_daily_loss_account",
-                RejectionCode.DAILY_LOSS_LIMIT,
-                f"the account has realized {plain(today)} today (UTC), at or past its limit of "
-                f"-{plain(limits.max_daily_loss_account)}",
-                account=True,
-            )
-    if limits.max_drawdown_account is not None:
-        drawdown = performance(replays).max_drawdown
-        if drawdown >= limits.max_drawdown_account:
-            return Trip(
-                "max_drawdown_account",
-                RejectionCode.MAX_DRAWDOWN,
-                f"the account's realized PnL fell {plain(drawdown)} from its peak, at or past the limit "
-                f"{plain(limits.max_drawdown_account)}",
-                account=True,
-            )
-    return None
+    account = "the account"
+    trip = _daily_loss(replays, now, limits.max_daily_loss_account, "max_daily_loss_account", account, True)
+    return trip or _drawdown(replays, limits.max_drawdown_account, "max_drawdown_account", account, True)
+
+
+def _daily_loss(
+    replays: Sequence[Replay], now: datetime, limit: Decimal | None, name: str, who: str, account: bool = False
+) -> Trip | None:
+    """``who``'s realized PnL since 00:00 UTC at or below ``-limit`` (None: off)."""
+    if limit is None:
+        return None
+    today = _since_midnight(replays, now)
+    if today > -limit:
+        return None
+    reason = f"{who} has realized {plain(today)} today (UTC), at or past its limit of -{plain(limit)}"
+    if not account:
+        reason += ": no new entries until tomorrow"
+    return Trip(name, RejectionCode.DAILY_LOSS_LIMIT, reason, account=account)
+
+
+def _drawdown(
+    replays: Sequence[Replay], limit: Decimal | None, name: str, who: str, account: bool = False
+) -> Trip | None:
+    """``who``'s realized equity curve fallen ``limit`` or more from its peak (None: off)."""
+    if limit is None:
+        return None
+    drawdown = performance(replays).max_drawdown
+    if drawdown < limit:
+        return None
+    reason = f"{who}'s realized PnL fell {plain(drawdown)} from its peak, at or past the limit {plain(limit)}"
+    if not account:
+        reason += ": no new entries"
+    return Trip(name, RejectionCode.MAX_DRAWDOWN, reason, account=account)
 
 
 def _is_stop_out(fill: BookFill) -> bool:
