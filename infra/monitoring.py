@@ -50,6 +50,19 @@ def _errors_of(stack: TradeEngineStack, kind: str) -> cw.MathExpression:
     )
 
 
+def _above_zero(stack: TradeEngineStack, metric: cw.IMetric, alarm_id: str, description: str) -> cw.Alarm:
+    """An alarm when ``metric`` is above 0 in one period; no data is not breaching."""
+    return metric.create_alarm(
+        stack,
+        alarm_id,
+        alarm_description=description,
+        threshold=0,
+        evaluation_periods=1,
+        comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+    )
+
+
 def add_monitoring(stack: TradeEngineStack) -> None:
     fns = stack.functions.all
     dlqs = {"signals": stack.signals_dlq, "orders": stack.orders_dlq}
@@ -125,45 +138,18 @@ def add_monitoring(stack: TradeEngineStack) -> None:
     action = cw_actions.SnsAction(sns.Topic.from_topic_arn(stack, "AlarmTopic", topic_arn)) if topic_arn else None
     alarms: list[cw.Alarm] = []
     for name, queue in (("SignalsDeadLetterAlarm", stack.signals_dlq), ("OrdersDeadLetterAlarm", stack.orders_dlq)):
-        alarms.append(
-            queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum").create_alarm(
-                stack,
-                name,
-                alarm_description=f"{name}: a message went to the DLQ after 5 receives",
-                threshold=0,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            )
-        )
+        metric = queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
+        alarms.append(_above_zero(stack, metric, name, f"{name}: a message went to the DLQ after 5 receives"))
     for alarm_id, kind, what in (
         ("ExitsNotPlacedAlarm", "exits_not_placed", "a filled entry's exits could not be placed (retried)"),
         ("UnprotectedPositionAlarm", "unprotected_position", "a position stands without its exits: act now"),
     ):
-        alarms.append(
-            _errors_of(stack, kind).create_alarm(
-                stack,
-                alarm_id,
-                alarm_description=f"{alarm_id}: {what} (docs/OPERATIONS.md runbook)",
-                threshold=0,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            )
-        )
+        description = f"{alarm_id}: {what} (docs/OPERATIONS.md runbook)"
+        alarms.append(_above_zero(stack, _errors_of(stack, kind), alarm_id, description))
     for name, fn in fns.items():
+        metric = fn.metric_errors(period=Duration.minutes(5), statistic="Sum")
         alarm_id = name.removesuffix("Function") + "ErrorsAlarm"
-        alarms.append(
-            fn.metric_errors(period=Duration.minutes(5), statistic="Sum").create_alarm(
-                stack,
-                alarm_id,
-                alarm_description=f"{name} raised (Lambda Errors)",
-                threshold=0,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            )
-        )
+        alarms.append(_above_zero(stack, metric, alarm_id, f"{name} raised (Lambda Errors)"))
     if action:
         for alarm in alarms:
             alarm.add_alarm_action(action)
