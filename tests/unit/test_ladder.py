@@ -187,6 +187,20 @@ def test_every_level_of_every_ladder_sizing_emits_passes_the_filters(case: tuple
         assert rules.check(leg, OrderContext(average_price=market)) == [], leg
 
 
+def test_a_trailing_stop_whose_floor_rounds_to_zero_sizes_against_the_smallest_price() -> None:
+    """Found by the property above in CI: ETH at one tick (0.01) trailing 10 bips floors its stop to 0.00, and
+    sizing divided by it. No trade prints below the smallest price, so the minimum is sized against that."""
+    rules = RULES["ETHUSDT"]
+    meta = {"take_profit_levels": LADDER, "trailing_delta_bps": 10}
+    body = signal_dict(symbol="ETHUSDT", price="0.01", quantity="0", meta=meta)
+    body["meta"].pop("simulate")
+    out = decide(Signal.model_validate(body), RULES, Market(D("0.01")), NOW, {"USDT": D(10**12)})
+    assert isinstance(out, OrderPlan), out
+    assert out.brackets is not None
+    for leg in out.brackets.all_legs:
+        assert rules.check(leg, OrderContext(average_price=D("0.01"))) == [], leg
+
+
 def _step(rules: Any) -> Decimal:
     lot = rules.lot_for(BinanceOrderType.MARKET)
     return lot.step_size if lot.step_size > 0 else D(1).scaleb(-rules.base_precision)

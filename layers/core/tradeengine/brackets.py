@@ -112,7 +112,15 @@ def _trailing_exit(
         return problem
     # A long's trailing stop sells no lower than delta below the entry (the best price only rises from there).
     floor = floor_to_step(entry * (ONE - Decimal(trail) / BPS), rules.tick_size) if side is Side.BUY else entry
+    # No trade prints below the smallest price the symbol takes: a floor that rounds to zero is that price.
+    floor = max(floor, _smallest_price(rules))
     return BracketPrices(None, tp, trailing_delta=trail, trailing_floor=floor)
+
+
+def _smallest_price(rules: SymbolRules) -> Decimal:
+    pf = rules.price_filter
+    least = pf.min_price if pf is not None and pf.min_price > 0 else Decimal(0)
+    return max(least, rules.tick_size) if rules.tick_size > 0 else (least or Decimal("0.00000001"))
 
 
 def after_commission(qty: Decimal, side: Side, config: SizingConfig, step: Decimal) -> Decimal:
