@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -208,11 +209,13 @@ class DynamoDBSnapshots:
 def wire(settings: Settings, exchange: Any, rules: Any, ddb_client: Any = None) -> VenueBudget | None:
     """Give the Binance adapter the shared budget and snapshots, and the rules cache the budget's ear for
     rateLimits. Other venues (the paper exchange) have no limits to keep: nothing is wired."""
-    from tradeengine.exchange.binance import BinanceExchange
+    # No BinanceExchange can exist before its module is imported, and importing it loads python-binance
+    # (about 1 s of cold start): the paper exchange's functions must never pay for a venue they do not use.
+    binance = sys.modules.get("tradeengine.exchange.binance")
+    if binance is None or not isinstance(exchange, binance.BinanceExchange):
+        return None
     from tradeengine.venue_cache import CacheAges, VenueCache
 
-    if not isinstance(exchange, BinanceExchange):
-        return None
     shares = Shares(weight=settings.venue_weight_share, orders=settings.venue_order_share)
     budget = VenueBudget(
         DynamoDBBudgetStore(settings.counters_table, exchange.name, ddb_client=ddb_client), shares=shares
