@@ -1,7 +1,8 @@
 """template.yaml: linted (cfn-lint, sam validate --lint), and true to the code it deploys.
 
-The code is the reference: table key schemas come from the stores' ``create_table`` helpers, env var names
-from ``Settings``, the redrive count from ``stores.queues``; the layer's requirements from ``uv.lock``.
+The code is the reference: table key schemas come from ``tests.support.tables`` (the tables every store's
+integration test runs on), env var names from ``Settings``, the redrive count from the same module; the
+layer's requirements from ``uv.lock``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from infra.config import ROOT, load_template, parameter_values
+from tests.support import tables
 
 TEMPLATE = ROOT / "template.yaml"
 REQUIREMENTS = ROOT / "layers" / "deps" / "requirements.txt"
@@ -176,7 +178,7 @@ def test_sqs_event_sources_report_partial_batch_failures() -> None:
 
 
 def test_queues_are_fifo_with_dlq_and_visibility_six_times_the_consumer_timeout() -> None:
-    from tradeengine.stores.queues import MAX_RECEIVE_COUNT
+    from tests.support.tables import MAX_RECEIVE_COUNT
 
     default_timeout = T["Globals"]["Function"]["Timeout"]
     for queue, dlq, consumer in (
@@ -197,7 +199,7 @@ def test_queues_are_fifo_with_dlq_and_visibility_six_times_the_consumer_timeout(
 
 
 class _RecordingDynamoDB:
-    """Stands in for a boto3 client: records what a store's create_table asks for."""
+    """Stands in for a boto3 client: records what a table's creator in tests.support.tables asks for."""
 
     def __init__(self) -> None:
         self.table: dict[str, Any] = {}
@@ -213,25 +215,10 @@ class _RecordingDynamoDB:
         self.ttl = TimeToLiveSpecification["AttributeName"]
 
 
-def _store_tables() -> dict[str, Any]:
-    from tradeengine.pipeline import idempotency
-    from tradeengine.stores import book, control, counters, paper_book_dynamodb, rules_cache, signal_state
-
-    return {
-        "BookTable": book,
-        "SignalsTable": signal_state,
-        "CountersTable": counters,
-        "ControlTable": control,
-        "RulesTable": rules_cache,
-        "PaperBookTable": paper_book_dynamodb,
-        "IdempotencyTable": idempotency,
-    }
-
-
-@pytest.mark.parametrize("logical_id", sorted(_store_tables()))
+@pytest.mark.parametrize("logical_id", sorted(tables.BY_LOGICAL_ID))
 def test_table_matches_its_store(logical_id: str) -> None:
     ddb = _RecordingDynamoDB()
-    _store_tables()[logical_id].create_table(ddb, "t")
+    tables.BY_LOGICAL_ID[logical_id](ddb, "t")
     props = _props(logical_id)
     assert props["KeySchema"] == ddb.table["KeySchema"]
     assert sorted(props["AttributeDefinitions"], key=str) == sorted(ddb.table["AttributeDefinitions"], key=str)

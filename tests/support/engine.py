@@ -19,32 +19,32 @@ FAKE_AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_D
 @dataclass
 class Provisioned:
     env: dict[str, str]  # table names, queue URLs, endpoint: what build_deps reads
-    queues: Any  # stores.queues.FifoQueues
+    queues: Any  # tests.support.tables.FifoQueues
     ddb: Any
     sqs: Any
 
 
 def provision(aws_url: str, *, visibility_timeout: int, prefix: str = "t") -> Provisioned:
-    """Every table and queue of template.yaml, created fresh (unique names) by the stores' own helpers."""
-    from tradeengine.pipeline.idempotency import create_table as create_idempotency
-    from tradeengine.stores import aws, book, control, counters, paper_book_dynamodb, rules_cache, signal_state
-    from tradeengine.stores.queues import create_queues
+    """Every table and queue of template.yaml, created fresh (unique names) by tests.support.tables."""
+    from tradeengine.stores import aws
+
+    from tests.support import tables as schemas
 
     run = uuid.uuid4().hex[:8]
     ddb = aws.client("dynamodb", endpoint_url=aws_url, region="us-east-1")
     sqs = aws.client("sqs", endpoint_url=aws_url, region="us-east-1")
     tables = {
-        "SIGNALS_TABLE": (signal_state.create_table, f"signals-{run}"),
-        "COUNTERS_TABLE": (counters.create_table, f"counters-{run}"),
-        "CONTROL_TABLE": (control.create_table, f"control-{run}"),
-        "RULES_TABLE": (rules_cache.create_table, f"rules-{run}"),
-        "PAPER_BOOK_TABLE": (paper_book_dynamodb.create_table, f"paper-{run}"),
-        "IDEMPOTENCY_TABLE": (create_idempotency, f"idem-{run}"),
-        "BOOK_TABLE": (book.create_table, f"book-{run}"),
+        "SIGNALS_TABLE": (schemas.signals, f"signals-{run}"),
+        "COUNTERS_TABLE": (schemas.counters, f"counters-{run}"),
+        "CONTROL_TABLE": (schemas.control, f"control-{run}"),
+        "RULES_TABLE": (schemas.rules, f"rules-{run}"),
+        "PAPER_BOOK_TABLE": (schemas.paper_book, f"paper-{run}"),
+        "IDEMPOTENCY_TABLE": (schemas.idempotency, f"idem-{run}"),
+        "BOOK_TABLE": (schemas.book, f"book-{run}"),
     }
     for create, name in tables.values():
         create(ddb, name)
-    queues = create_queues(sqs, f"{prefix}{run}", visibility_timeout=visibility_timeout)
+    queues = schemas.create_queues(sqs, f"{prefix}{run}", visibility_timeout=visibility_timeout)
     env = {
         **FAKE_AWS,
         **{key: name for key, (_, name) in tables.items()},

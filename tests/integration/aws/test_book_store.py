@@ -8,8 +8,9 @@ from decimal import Decimal as D
 from typing import Any
 
 from tradeengine.book import BookFill, replay
-from tradeengine.stores import book
 from tradeengine.stores.book import DynamoDBLedger
+
+from tests.support import tables
 
 
 def _fill(trade_id: int, side: str = "BUY", qty: str = "0.001", strategy: str = "A") -> BookFill:
@@ -35,7 +36,7 @@ def _fill(trade_id: int, side: str = "BUY", qty: str = "0.001", strategy: str = 
 
 
 def test_racing_writers_record_each_fill_once(ddb: Any, table_name: str) -> None:
-    book.create_table(ddb, table_name)
+    tables.book(ddb, table_name)
     ledgers = [DynamoDBLedger(table_name, ddb_client=ddb) for _ in range(6)]
     fills = [_fill(i) for i in range(1, 6)]
     with ThreadPoolExecutor(len(ledgers)) as pool:
@@ -46,7 +47,7 @@ def test_racing_writers_record_each_fill_once(ddb: Any, table_name: str) -> None
 
 
 def test_the_summary_replaying_more_fills_wins_and_positions_list_per_strategy(ddb: Any, table_name: str) -> None:
-    book.create_table(ddb, table_name)
+    tables.book(ddb, table_name)
     ledger = DynamoDBLedger(table_name, ddb_client=ddb)
     ledger.add([_fill(1), _fill(2)])
     two = replay(ledger.fills("A", "BTCUSDT"), D("0.00001")).position

@@ -11,9 +11,10 @@ import pytest
 from tradeengine.pipeline.memory import MemoryCounters
 from tradeengine.pipeline.ports import Counters, TradingStateStore
 from tradeengine.risk import TradingState
-from tradeengine.stores import control, counters
 from tradeengine.stores.control import DynamoDBCursors, DynamoDBTradingState
 from tradeengine.stores.counters import BufferedCounters, DynamoDBCounters
+
+from tests.support import tables
 
 pytestmark = pytest.mark.integration
 
@@ -22,13 +23,13 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1.0)
 
 @pytest.fixture
 def counters_table(ddb: Any, table_name: str) -> str:
-    counters.create_table(ddb, table_name)
+    tables.counters(ddb, table_name)
     return table_name
 
 
 @pytest.fixture
 def control_table(ddb: Any, table_name: str) -> str:
-    control.create_table(ddb, table_name)
+    tables.control(ddb, table_name)
     return table_name
 
 

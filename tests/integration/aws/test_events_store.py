@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 from tradeengine.pipeline.ports import EventOutbox, EventPublisher
-from tradeengine.stores import aws, control
+from tradeengine.stores import aws
 from tradeengine.stores.events import DynamoDBEventOutbox, SnsEventPublisher, create_topic, subscribe_queue
 
 from contracts.events import EventKind, ExecutionEvent
+from tests.support import tables
 from tests.support.ports import assert_implements
 
 pytestmark = pytest.mark.integration
@@ -87,7 +88,7 @@ def test_a_bus_that_is_not_there_raises_quickly(ministack_endpoint: str, aws_env
 
 
 def test_the_outbox_keeps_keys_and_bodies_until_removed(ddb: Any, table_name: str) -> None:
-    control.create_table(ddb, table_name)
+    tables.control(ddb, table_name)
     outbox = DynamoDBEventOutbox(table_name, ddb_client=ddb)
     assert_implements(outbox, EventOutbox)
     body = event("s1", 2).wire()

@@ -16,10 +16,12 @@ from tradeengine.pipeline.memory import MemoryAudit
 from tradeengine.pipeline.ports import PlanQueue, SignalQueue
 from tradeengine.pipeline.recorder import Recorder
 from tradeengine.stores import aws, counters, signal_state
-from tradeengine.stores.queues import FifoQueues, SqsFifoQueue, create_queues, signal_queue
+from tradeengine.stores.queues import SqsFifoQueue, signal_queue
 
 from contracts.status import SignalState
 from tests.conftest import signal_dict
+from tests.support import tables
+from tests.support.tables import FifoQueues, create_queues
 
 pytestmark = pytest.mark.integration
 
@@ -128,8 +130,8 @@ def test_settings_must_name_the_queue_and_it_must_be_fifo() -> None:
 def test_ingest_five_times_over_dynamodb_and_sqs_queues_once(ddb: Any, sqs: Any, queues: FifoQueues) -> None:
     """The ingest use-case on the real adapters: one record, one message, four duplicates."""
     table, counters_table = f"sig-{uuid.uuid4().hex[:8]}", f"cnt-{uuid.uuid4().hex[:8]}"
-    signal_state.create_table(ddb, table)
-    counters.create_table(ddb, counters_table)
+    tables.signals(ddb, table)
+    tables.counters(ddb, counters_table)
     store = signal_state.DynamoDBSignalStateStore(table, ddb_client=ddb)
     recorder = Recorder(
         store, MemoryAudit(), counters.DynamoDBCounters(counters_table, ddb_client=ddb), "simulation", "ingest"

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from tradeengine import hooks
 from tradeengine.risk import TradingState
-from tradeengine.stores import control, counters
 from tradeengine.stores.control import DynamoDBTradingState
 from tradeengine.stores.hooks import DynamoDBAuthFailures, DynamoDBHookStore
+
+from tests.support import tables
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -25,7 +26,7 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def control_table(ddb: Any, table_name: str) -> str:
-    control.create_table(ddb, table_name)
+    tables.control(ddb, table_name)
     return table_name
 
 
@@ -57,7 +58,7 @@ def test_hooks_share_the_control_table_without_touching_the_trading_switch(ddb: 
 
 
 def test_failures_count_per_address_and_minute(ddb: Any, table_name: str) -> None:
-    counters.create_table(ddb, table_name)
+    tables.counters(ddb, table_name)
     clock = [1_800_000_000.0]
     failures = DynamoDBAuthFailures(table_name, ddb_client=ddb, clock=lambda: clock[0])
     _typed: hooks.AuthFailures = failures

@@ -8,14 +8,16 @@ from typing import Any
 
 import pytest
 from tradeengine.exchange.paper_store import PaperBookStore
-from tradeengine.stores.paper_book_dynamodb import DynamoDBPaperBookStore, create_table
+from tradeengine.stores.paper_book_dynamodb import DynamoDBPaperBookStore
+
+from tests.support import tables
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def book_table(ddb: Any, table_name: str) -> str:
-    create_table(ddb, table_name)
+    tables.paper_book(ddb, table_name)
     return table_name
 
 

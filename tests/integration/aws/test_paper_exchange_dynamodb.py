@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from tradeengine.exchange.base import Accepted, OrderStatus
 from tradeengine.exchange.paper import FixedMarketData, PaperExchange
-from tradeengine.stores.paper_book_dynamodb import DynamoDBPaperBookStore, create_table
+from tradeengine.stores.paper_book_dynamodb import DynamoDBPaperBookStore
 
 from contracts.orders import BinanceOrderType, OrderRequest, Side
+from tests.support import tables
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +21,7 @@ INFO = json.loads((Path(__file__).parents[2] / "fixtures" / "exchange_info_2026_
 
 
 def test_two_lambda_containers_see_one_book(ddb: Any, table_name: str) -> None:
-    create_table(ddb, table_name)
+    tables.paper_book(ddb, table_name)
     market = FixedMarketData({"BTCUSDT": Decimal("50000")})
 
     def container() -> PaperExchange:

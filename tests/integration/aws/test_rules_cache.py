@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from tradeengine.exchange.base import ExchangeError
-from tradeengine.stores.rules_cache import RETRY_STALE_S, TTL_ATTRIBUTE, RulesCache, create_table
+from tradeengine.stores.rules_cache import RETRY_STALE_S, TTL_ATTRIBUTE, RulesCache
+
+from tests.support import tables
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +43,7 @@ class Clock:
 
 @pytest.fixture
 def rules_table(ddb: Any, table_name: str) -> str:
-    create_table(ddb, table_name)
+    tables.rules(ddb, table_name)
     return table_name
 
 

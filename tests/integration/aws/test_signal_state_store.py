@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from tradeengine.pipeline.ports import OpenPosition, SignalRecord, SignalStateStore, Transition
-from tradeengine.stores.signal_state import TTL_ATTRIBUTE, DynamoDBSignalStateStore, create_table
+from tradeengine.stores.signal_state import TTL_ATTRIBUTE, DynamoDBSignalStateStore
 
 from contracts.status import SignalState
+from tests.support import tables
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +26,7 @@ T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def signals_table(ddb: Any) -> str:
     name = f"signals-{uuid.uuid4().hex[:8]}"
-    create_table(ddb, name)
+    tables.signals(ddb, name)
     return name
 
 
@@ -172,7 +173,7 @@ def test_history_and_ttl_are_stored(ddb: Any, signals_table: str, store: DynamoD
 
 def test_open_signals_come_from_the_sparse_index(ddb: Any) -> None:
     name = f"signals-open-{uuid.uuid4().hex[:8]}"  # a table of its own: only this test's signals in it
-    create_table(ddb, name)
+    tables.signals(ddb, name)
     store = DynamoDBSignalStateStore(name, ddb_client=ddb)
     paths = {
         "queued": (S.QUEUED,),
@@ -227,7 +228,7 @@ def test_concurrent_fill_updates_are_never_lost(store: DynamoDBSignalStateStore)
 
 def test_open_signals_walk_in_pages_from_a_position_across_the_three_states(ddb: Any) -> None:
     name = f"signals-walk-{uuid.uuid4().hex[:8]}"
-    create_table(ddb, name)
+    tables.signals(ddb, name)
     store = DynamoDBSignalStateStore(name, ddb_client=ddb)
     paths = {
         "OPEN": (S.QUEUED, S.SIZED, S.SUBMITTED, S.OPEN),
@@ -267,7 +268,7 @@ def test_open_signals_walk_in_pages_from_a_position_across_the_three_states(ddb:
 
 def test_a_fill_with_working_exits_is_followed_until_they_are_closed(ddb: Any) -> None:
     name = f"signals-exits-{uuid.uuid4().hex[:8]}"
-    create_table(ddb, name)
+    tables.signals(ddb, name)
     store = DynamoDBSignalStateStore(name, ddb_client=ddb)
     for sid in ("exits-1", "plain-1", "open-1"):
         store.create(_record(sid))

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from tradeengine.exchange.base import Balance
-from tradeengine.stores import counters
 from tradeengine.stores.counters import DynamoDBCounters
 from tradeengine.stores.venue_budget import DynamoDBBudgetStore, DynamoDBSnapshots
 from tradeengine.venue_budget import BudgetSpent, Cost, Shares, VenueBudget
 from tradeengine.venue_cache import VenueCache
+
+from tests.support import tables
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +27,7 @@ LIMITS = [
 
 @pytest.fixture
 def counters_table(ddb: Any, table_name: str) -> str:
-    counters.create_table(ddb, table_name)
+    tables.counters(ddb, table_name)
     return table_name
 
 

@@ -59,10 +59,3 @@ class OncePerSignal:
 
 def once_per_signal(settings: Settings, fn: Callable[[Mapping[str, Any]], object]) -> OncePerSignal:
     return OncePerSignal(settings, fn)
-
-
-def create_table(ddb: Any, name: str) -> None:
-    """The table powertools expects: ``id`` hash key, TTL on ``expiration``."""
-    from tradeengine.stores import aws
-
-    aws.create_table(ddb, name, hash_key="id", ttl_attribute="expiration")

@@ -57,23 +57,3 @@ def error_code(exc: Exception) -> str:
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Code", ""))
     return ""
-
-
-def create_table(
-    ddb: Any, name: str, *, hash_key: str = "pk", range_key: str | None = None, ttl_attribute: str | None = None
-) -> None:
-    """An on-demand table with string keys (for the local stack and tests; template.yaml declares the same)."""
-    keys = [{"AttributeName": hash_key, "KeyType": "HASH"}]
-    if range_key is not None:
-        keys.append({"AttributeName": range_key, "KeyType": "RANGE"})
-    ddb.create_table(
-        TableName=name,
-        KeySchema=keys,
-        AttributeDefinitions=[{"AttributeName": k["AttributeName"], "AttributeType": "S"} for k in keys],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
-    if ttl_attribute is not None:
-        ddb.update_time_to_live(
-            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute}
-        )

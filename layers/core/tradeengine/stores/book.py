@@ -42,11 +42,6 @@ _FILL_FIELDS = (
 _FILL_AMOUNTS = ("price", "qty", "quote_qty", "commission")
 
 
-def create_table(ddb: Any, name: str) -> None:
-    """The table this store expects (for the local stack and tests; template.yaml declares the same)."""
-    aws.create_table(ddb, name, range_key="sk")
-
-
 def fills_key(strategy_id: str, symbol: str) -> str:
     return f"fills#{strategy_id}#{symbol}"
 

@@ -26,11 +26,6 @@ if TYPE_CHECKING:
 _KEY = {"pk": {"S": "trading_state"}}
 
 
-def create_table(ddb: Any, name: str) -> None:
-    """The table this store expects (for the local stack and tests; template.yaml declares the same)."""
-    aws.create_table(ddb, name)
-
-
 class DynamoDBTradingState:
     """TradingStateStore on DynamoDB (see the module docstring for the table)."""
 

@@ -47,11 +47,6 @@ _INF = "+Inf"
 _MAX_SORT_KEY = 1000  # bytes; the name and labels themselves are attributes, so a hashed key loses nothing
 
 
-def create_table(ddb: Any, name: str) -> None:
-    """The table this store expects (for the local stack and tests; template.yaml declares the same)."""
-    aws.create_table(ddb, name, range_key="sk", ttl_attribute="expires_at")  # TTL: the quota windows (stores.quotas)
-
-
 def _number(value: float) -> str:
     """A DynamoDB N: exact decimal text of the float as Python prints it (0.1 stays 0.1)."""
     if not math.isfinite(value):

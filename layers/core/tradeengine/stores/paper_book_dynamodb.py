@@ -26,11 +26,6 @@ class PaperBookTooLarge(RuntimeError):
     pass
 
 
-def create_table(ddb: Any, name: str) -> None:
-    """The table this store expects (for the local stack and tests)."""
-    aws.create_table(ddb, name)
-
-
 class DynamoDBPaperBookStore:
     """PaperBookStore on DynamoDB; ``book_id`` separates books (per venue, per test, per account)."""
 

@@ -7,18 +7,14 @@ SQS FIFO deduplicates for 5 minutes only: a resend of the same signal id later t
 again, which is why execution is idempotent per signal id as well (docs/DESIGN.md, "One order per
 signal"), not just the queue.
 
-``create_queues`` builds the queues the way template.yaml declares them (for the local stack and
-tests): each main queue with its DLQ (``*-dlq.fifo``, 14 days' retention) and a redrive policy after
-``max_receive_count`` receives. The visibility timeout must exceed the consuming function's timeout
-(AWS recommends six times it for Lambda event sources), or a slow batch is delivered twice.
+template.yaml declares the queues (each with its DLQ and a redrive policy); tests create them the same
+way with ``tests.support.tables.create_queues``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from contracts.money import dumps
@@ -26,9 +22,6 @@ from tradeengine.stores import aws
 
 if TYPE_CHECKING:
     from tradeengine.config import Settings
-
-MAX_RECEIVE_COUNT = 5
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum: time to look at what failed
 
 
 def message_body(body: Mapping[str, Any]) -> str:
@@ -89,54 +82,3 @@ def plan_queue(settings: Settings, sqs_client: Any = None) -> SqsFifoQueue:
     if not settings.orders_queue_url:
         raise ValueError("ORDERS_QUEUE_URL is not set")
     return SqsFifoQueue(settings.orders_queue_url, sqs_client=sqs_client)
-
-
-@dataclass(frozen=True, slots=True)
-class FifoQueues:
-    signals: str
-    signals_dlq: str
-    orders: str
-    orders_dlq: str
-
-
-def _create_pair(sqs: Any, name: str, visibility_timeout: int, max_receive_count: int) -> tuple[str, str]:
-    dlq_url = str(
-        sqs.create_queue(
-            QueueName=f"{name}-dlq.fifo",
-            Attributes={
-                "FifoQueue": "true",
-                "ContentBasedDeduplication": "false",
-                "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS),
-            },
-        )["QueueUrl"]
-    )
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = str(
-        sqs.create_queue(
-            QueueName=f"{name}.fifo",
-            Attributes={
-                "FifoQueue": "true",
-                "ContentBasedDeduplication": "false",
-                "VisibilityTimeout": str(visibility_timeout),
-                "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
-                ),
-            },
-        )["QueueUrl"]
-    )
-    return url, dlq_url
-
-
-def create_queues(
-    sqs: Any,
-    prefix: str = "",
-    *,
-    visibility_timeout: int = 180,
-    max_receive_count: int = MAX_RECEIVE_COUNT,
-) -> FifoQueues:
-    """signals.fifo and orders.fifo with their DLQs; ``prefix`` (e.g. a stack or test name) is joined
-    with a dash: ``prefix-signals.fifo``. Idempotent: same names and attributes give the same URLs."""
-    stem = f"{prefix}-" if prefix else ""
-    signals, signals_dlq = _create_pair(sqs, f"{stem}signals", visibility_timeout, max_receive_count)
-    orders, orders_dlq = _create_pair(sqs, f"{stem}orders", visibility_timeout, max_receive_count)
-    return FifoQueues(signals, signals_dlq, orders, orders_dlq)

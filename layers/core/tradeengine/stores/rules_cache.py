@@ -44,11 +44,6 @@ RETRY_STALE_S = 60.0  # after a failed refresh, stale rules serve this long befo
 _BATCH = 25  # BatchWriteItem's limit
 
 
-def create_table(ddb: Any, name: str) -> None:
-    """The table this cache expects (for the local stack and tests; template.yaml declares the same)."""
-    aws.create_table(ddb, name, ttl_attribute=TTL_ATTRIBUTE)
-
-
 class RulesCache:
     """``get(symbol)`` → SymbolRules (or None for a symbol the venue does not list)."""
 

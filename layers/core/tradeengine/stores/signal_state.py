@@ -49,32 +49,6 @@ OPEN_ATTRIBUTE = "open_state"
 _CONFLICT = "ConditionalCheckFailedException"
 
 
-def create_table(ddb: Any, name: str) -> None:
-    """The table this store expects (for the local stack and tests; template.yaml declares the same)."""
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": OPEN_ATTRIBUTE, "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": OPEN_INDEX,
-                "KeySchema": [
-                    {"AttributeName": OPEN_ATTRIBUTE, "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
-    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
-
-
 def _dumps(value: Any) -> str:
     return dumps(value)
 
