@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -144,7 +144,12 @@ def _cmd_size(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+Subcommands = Any  # argparse's _SubParsersAction, private in typeshed: what add_parser is called on
+
+
+def build_parser(commands: Sequence[Callable[[Subcommands], None]] = ()) -> argparse.ArgumentParser:
+    """The library's commands, and ``commands`` that add more: the repository's ``tradeengine`` entry point
+    (local/cli.py) adds the laptop's local-exchange, which the Lambda layer does not ship."""
     parser = argparse.ArgumentParser(prog="tradeengine", description="Petrosa Trading Engine tools")
     parser.add_argument("--version", action="version", version=f"tradeengine {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,32 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--now", help="judge signal age as of this time (ISO-8601 or epoch seconds); default: now")
     size.add_argument("--trading-state", default="ACTIVE", choices=[s.value for s in TradingState])
     size.set_defaults(func=_cmd_size)
-    local = sub.add_parser(
-        "local-exchange",
-        help="run the local Binance-compatible spot exchange on 127.0.0.1 (see docs/EXCHANGE.md)",
-        description="Serves Binance's spot REST API (signed), filled by the same model as the paper exchange. "
-        "Prints its URL; stops on SIGTERM or Ctrl-C.",
-    )
-    opt = local.add_argument
-    opt("--port", type=int, help="TCP port on 127.0.0.1 (default 9010; 0 picks a free port)")
-    opt("--api-key", help="the accepted X-MBX-APIKEY (default local-api-key)")
-    opt("--api-secret", help="the HMAC-SHA256 secret (default local-api-secret)")
-    opt("--exchange-info", help="exchangeInfo JSON to serve (default: the real snapshot shipped in local.exchange)")
-    opt("--balances", help="starting balances (default USDT=10000,BTC=1,ETH=10,BNB=10,SOL=50,DOGE=10000,BRL=100000)")
-    opt("--price", action="append", help="starting price SYMBOL=PRICE, repeatable (default BTCUSDT=50000, ...)")
-    opt("--walk-bps", help="random-walk step in basis points per --step-ms (default 0: prices move only when set)")
-    opt("--step-ms", type=int, help="random-walk step interval in ms (default 1000)")
-    opt("--seed", type=int, help="random-walk seed (default 7)")
-    opt("--slippage-bps", help="market fills move against the taker by this many bps (default 0)")
-    opt("--fee", help="maker and taker fee rate (default 0.001 = 0.1 %%)")
-    opt("--top-of-book-qty", help="what one price level holds, in the quote asset (default 0: unlimited depth)")
-    opt("--level-bps", help="distance between price levels in bps (default 1)")
-    opt("--book-levels", type=int, help="levels a taker walks; a market order's rest expires (default 100)")
-    opt("--enforce-limits", action="store_true", default=None, help="answer 429 / 418 past the rateLimits")
-    opt("--limit-scale", help="multiply every rateLimits limit by this, e.g. 0.1 (default 1)")
-    opt("--ban-after", type=int, help="429s in a row before a 418 ban (default 5)")
-    opt("--ban-seconds", type=int, help="the first ban; each next one doubles, up to 3 days (default 120)")
-    local.set_defaults(func=_cmd_local_exchange)
+    for add in commands:  # where `tradeengine --help` has always listed them: right after `size`
+        add(sub)
     token = sub.add_parser(
         "token",
         help="mint a bearer token for the HTTP API, signed with JWT_SECRET_KEY (local use)",
@@ -227,14 +208,8 @@ def _cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_local_exchange(args: argparse.Namespace) -> int:
-    from local.exchange import app  # lazy: the Lambda layer does not ship the laptop tools
-
-    return app.serve(app.with_defaults(args))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)

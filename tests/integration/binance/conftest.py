@@ -59,7 +59,7 @@ def local_exchange_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     cli = Path(sys.executable).with_name("tradeengine")
-    argv = [str(cli)] if cli.exists() else [sys.executable, "-m", "tradeengine.cli"]
+    argv = [str(cli)] if cli.exists() else [sys.executable, "-m", "local.cli"]
     log = (workdir / "exchange.log").open("wb")
     proc = subprocess.Popen(  # fixed argv, local server
         [*argv, "local-exchange", "--port", str(port), "--api-key", API_KEY, "--api-secret", API_SECRET],

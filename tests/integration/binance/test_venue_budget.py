@@ -139,7 +139,7 @@ def test_the_monitor_s_lookups_of_open_orders_come_from_one_call(local_exchange_
 
 def test_tradeengine_local_exchange_passes_the_limit_flags(tmp_path: Any) -> None:
     port = free_port()
-    argv = [sys.executable, "-m", "tradeengine.cli", "local-exchange", "--port", str(port)]
+    argv = [sys.executable, "-m", "local.cli", "local-exchange", "--port", str(port)]
     argv += ["--enforce-limits", "--limit-scale", "0.01", "--ban-after", "2", "--ban-seconds", "7"]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
-from tradeengine.cli import build_parser
 from tradeengine.exchange.base import Accepted
 from tradeengine.exchange.matching import MatchingConfig
 from tradeengine.exchange.paper import PaperExchange, RestMarketData
 
 from contracts.orders import BinanceOrderType, OrderRequest, Side
+from local.cli import build_parser
 from local.exchange import app
 from tests.integration.local_exchange.conftest import admin, make_client, running_exchange, signed
 
