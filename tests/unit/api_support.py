@@ -14,7 +14,9 @@ from tradeengine.api.tokens import mint
 from tradeengine.config import Settings
 from tradeengine.exchange.paper import FixedMarketData, InMemoryPaperBookStore, PaperExchange
 from tradeengine.pipeline.deps import Deps
-from tradeengine.pipeline.memory import (
+
+from tests.conftest import INFO_2026, load_info
+from tests.support.memory import (
     MemoryAudit,
     MemoryCounters,
     MemoryLedger,
@@ -22,8 +24,6 @@ from tradeengine.pipeline.memory import (
     MemorySignalStore,
     MemoryTradingState,
 )
-
-from tests.conftest import INFO_2026, load_info
 
 SECRET = "test-jwt-secret-0123456789abcdef-0123456789"  # >= 32 bytes, as outside local environments
 BINANCE_KEY = "binance-key-example-not-a-real-key-01"

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from tradeengine.exchange.base import Accepted
-from tradeengine.pipeline.memory import MemorySignalStore
 from tradeengine.pipeline.ports import SignalRecord
 from tradeengine.risk import TradingState
 
 from contracts.orders import BinanceOrderType, OrderRequest, Side
 from contracts.status import SignalState
 from tests.conftest import signal_dict
+from tests.support.memory import MemorySignalStore
 from tests.unit.api_support import SECRET, bearer, client, memory_deps
 
 WRITE = bearer("signals:write")

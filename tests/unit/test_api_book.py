@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from tradeengine.api.app import create_app
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
-from tradeengine.pipeline.memory import memory_deps
 from tradeengine.pipeline.monitor import run_monitor
 from tradeengine.pipeline.size import size_message
 
 from tests.conftest import INFO_2021, load_info, signal_dict
+from tests.support.memory import memory_deps
 from tests.unit.api_support import bearer, settings
 
 READ = bearer("orders:read")

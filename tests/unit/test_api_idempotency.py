@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tradeengine.pipeline.ingest import ingest, received
-from tradeengine.pipeline.memory import memory_deps as pipeline_deps
 from tradeengine.pipeline.size import size_message
 from tradeengine.pipeline.sqs_batch import run_record
 
 from contracts.signal import Signal
 from contracts.status import SignalState
 from tests.conftest import INFO_2021, load_info, signal_dict
+from tests.support.memory import memory_deps as pipeline_deps
 from tests.unit.api_support import bearer, client
 
 WRITE = bearer("signals:write", "orders:read")

@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tradeengine.pipeline.memory import memory_deps as pipeline_deps
 from tradeengine.pipeline.quotas import MemoryWindows
 from tradeengine.pipeline.size import size_message
 from tradeengine.stores.quotas import DynamoDBWindows
 
 from contracts.status import SignalState
 from tests.conftest import INFO_2021, load_info, signal_dict
+from tests.support.memory import memory_deps as pipeline_deps
 from tests.unit.api_support import bearer, client, memory_deps
 
 

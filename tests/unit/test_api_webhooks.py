@@ -17,11 +17,12 @@ from tradeengine import hooks
 from tradeengine.api.app import create_app
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.execute import execute_message
-from tradeengine.pipeline.memory import memory_deps as pipeline_deps
 from tradeengine.pipeline.size import size_message
 
 from contracts.status import SignalState
 from tests.conftest import INFO_2021, load_info
+from tests.support import memory
+from tests.support.memory import memory_deps as pipeline_deps
 from tests.unit.api_support import bearer, memory_deps
 
 READ = bearer("orders:read")
@@ -41,10 +42,10 @@ def webhook_client(
 ) -> tuple[TestClient, Deps, str, str, Clock]:
     clock = Clock(T0)
     base = deps or memory_deps(webhook_auth_failures_per_minute=limit)
-    store = hooks.MemoryHookStore()
+    store = memory.MemoryHookStore()
     hook, secret = hooks.create("momentum_v1", defaults or hooks.HookDefaults(), T0, hook_id="hk_test")
     store.put(hook, new=True)
-    wired = dataclasses.replace(base, hooks=store, auth_failures=hooks.MemoryAuthFailures(clock), clock=clock)
+    wired = dataclasses.replace(base, hooks=store, auth_failures=memory.MemoryAuthFailures(clock), clock=clock)
     return TestClient(create_app(lambda: wired), raise_server_exceptions=False), wired, hook.hook_id, secret, clock
 
 

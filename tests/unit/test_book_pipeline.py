@@ -13,12 +13,12 @@ from tradeengine.config import Settings
 from tradeengine.pipeline.booking import book_order
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
-from tradeengine.pipeline.memory import memory_deps
 from tradeengine.pipeline.monitor import run_monitor
 from tradeengine.pipeline.size import size_message
 
 from contracts.status import SignalState
 from tests.conftest import INFO_2021, load_info, signal_dict
+from tests.support.memory import memory_deps
 
 PRICES = {"BTCUSDT": "45000", "ETHUSDT": "3000"}
 STEP = D("0.000001")  # BTCUSDT's lot step in the 2021 exchangeInfo

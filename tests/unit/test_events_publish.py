@@ -20,13 +20,13 @@ from tradeengine.pipeline.events_out import (
 )
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
-from tradeengine.pipeline.memory import MemoryCounters, memory_deps
 from tradeengine.pipeline.ports import EventOutbox, EventPublisher
 from tradeengine.pipeline.size import size_message
 
 from contracts.events import EventKind
 from contracts.status import SignalState
 from tests.conftest import INFO_2021, load_info, signal_dict
+from tests.support.memory import MemoryCounters, memory_deps
 from tests.support.ports import assert_implements
 
 

@@ -11,11 +11,11 @@ from pydantic import ValidationError
 from tradeengine.events import book_events, signal_events
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
-from tradeengine.pipeline.memory import memory_deps
 from tradeengine.pipeline.size import size_message
 
 from contracts.events import SCHEMA, EventKind, ExecutionEvent, subject_token
 from tests.conftest import INFO_2021, load_info, signal_dict
+from tests.support.memory import memory_deps
 
 
 def traded(strategy: str = "momentum_v1") -> tuple[object, str]:

@@ -19,7 +19,6 @@ from tradeengine.engine import decide
 from tradeengine.exchange_info import parse_exchange_info
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
-from tradeengine.pipeline.memory import memory_deps
 from tradeengine.pipeline.monitor import run_monitor
 from tradeengine.pipeline.size import size_message
 from tradeengine.rules import OrderContext
@@ -29,6 +28,7 @@ from contracts import OrderPlan, Rejection, Side, Signal
 from contracts.orders import BinanceOrderType, BracketKind
 from contracts.status import SignalState
 from tests.conftest import INFO_2021, INFO_2026, NOW, load_info, signal_dict
+from tests.support.memory import memory_deps
 from tests.unit.test_book_pipeline import hand_pnl
 
 RULES = {**parse_exchange_info(load_info(INFO_2021)), **parse_exchange_info(load_info(INFO_2026))}

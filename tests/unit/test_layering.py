@@ -1,6 +1,6 @@
 """The layering rule of docs/DESIGN.md, read from each module's imports (module level and lazy ones alike):
 contracts and the pure decision modules do no I/O, the pipeline's use-cases reach adapters only through
-ports, and the library never imports the entry points."""
+ports, the library never imports the entry points, and no production code holds or imports a test double."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ PURE = (
     "exchange_info",
     "venue_budget",
 )
-WIRING = {"deps.py", "memory.py", "idempotency.py", "__init__.py"}
+WIRING = {"deps.py", "idempotency.py", "__init__.py"}
 ADAPTERS = ("tradeengine.stores", "tradeengine.api")
 
 
@@ -73,3 +73,35 @@ def test_the_use_cases_reach_adapters_only_through_ports(path: Path) -> None:
 def test_the_library_never_imports_the_entry_points(path: Path) -> None:
     # `tradeengine local-exchange` is registered by local/cli.py, the console script: the layer ships no local/.
     assert breaches(path, ("functions", "local", "tests")) == []
+
+
+# --- test doubles stay in tests/support ----------------------------------------------------------------------
+PRODUCTION = sorted([*CORE.rglob("*.py"), *(ROOT / "functions").rglob("*.py")])
+DOUBLES = (ROOT / "tests" / "support" / "memory.py", ROOT / "tests" / "support" / "tables.py")
+
+
+def top_level_names(path: Path) -> set[str]:
+    """The public functions and classes a module defines."""
+    body = ast.parse(path.read_text(), str(path)).body
+    return {n.name for n in body if isinstance(n, ast.FunctionDef | ast.ClassDef) and not n.name.startswith("_")}
+
+
+def test_the_scans_see_a_double_and_its_import(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("def create_table(ddb, name):\n    from tests.support.memory import MemoryQueue\n")
+    assert breaches(sample, ("tests",)) == ["tests.support.memory"]
+    assert top_level_names(sample) == {"create_table"}
+
+
+@pytest.mark.parametrize("path", PRODUCTION, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_production_code_never_imports_a_test_double(path: Path) -> None:
+    # The in-memory adapters, memory_deps and the table and queue creators are tests/support/; the Lambda
+    # layer ships without tests/, so an import of them would fail on AWS, at a cold start or worse, later.
+    assert breaches(path, ("tests", "tradeengine.pipeline.memory")) == []
+
+
+@pytest.mark.parametrize("path", PRODUCTION, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_production_code_defines_no_test_double(path: Path) -> None:
+    doubles = set().union(*(top_level_names(p) for p in DOUBLES))
+    assert "memory_deps" in doubles and "create_table" in doubles  # the scan reads what tests/support defines
+    assert sorted(top_level_names(path) & doubles) == []

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from tradeengine.config import Settings
 from tradeengine.engine import Policy, decide
-from tradeengine.pipeline.memory import memory_deps
 from tradeengine.pipeline.size import size_message
 from tradeengine.risk import RiskLimits
 from tradeengine.sizing import Market
@@ -19,6 +18,7 @@ from tradeengine.sizing import Market
 from contracts import OrderPlan, Rejection, Signal
 from contracts.status import SignalState
 from tests.conftest import INFO_2021, NOW, load_info, signal_dict
+from tests.support.memory import memory_deps
 from tests.unit.api_support import bearer, client
 
 TYPOS = [

@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
-from tradeengine.pipeline.memory import memory_deps
 from tradeengine.pipeline.monitor import run_monitor
 from tradeengine.pipeline.size import size_message
 
 from contracts.orders import OrderPlan
 from contracts.status import SignalState
 from tests.conftest import INFO_2021, load_info, signal_dict
+from tests.support.memory import memory_deps
 
 PRICES = {"BTCUSDT": "45000"}
 

@@ -11,13 +11,13 @@ import pytest
 from tradeengine.exchange.base import Unknown
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
-from tradeengine.pipeline.memory import memory_deps
 from tradeengine.pipeline.monitor import run_monitor
 from tradeengine.pipeline.recorder import AuditBacklog
 from tradeengine.pipeline.size import MalformedMessage, RetryLater, size_message
 
 from contracts.status import SignalState
 from tests.conftest import INFO_2021, load_info, signal_dict
+from tests.support.memory import memory_deps
 
 PRICES = {"BTCUSDT": "45000", "ETHUSDT": "3000", "DOGEUSDT": "0.08"}
 
@@ -425,9 +425,10 @@ def test_closing_without_a_position_is_nothing_to_close_not_unknown():
 
 
 def test_create_audits_the_record_as_stored_without_reading_it_back() -> None:
-    from tradeengine.pipeline.memory import MemoryAudit, MemoryCounters, MemorySignalStore
     from tradeengine.pipeline.ports import SignalRecord, Transition
     from tradeengine.pipeline.recorder import Recorder, audit_events
+
+    from tests.support.memory import MemoryAudit, MemoryCounters, MemorySignalStore
 
     at = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
     first = Transition(SignalState.RECEIVED, at, stage="ingest", detail={"source": "api", "qty": Decimal("0.10")})
@@ -455,9 +456,10 @@ def test_create_audits_the_record_as_stored_without_reading_it_back() -> None:
 
 
 def test_a_stage_writes_its_steps_to_the_audit_once_even_when_it_fails_midway() -> None:
-    from tradeengine.pipeline.memory import MemoryAudit, MemoryCounters, MemorySignalStore
     from tradeengine.pipeline.ports import SignalRecord, Transition
     from tradeengine.pipeline.recorder import Recorder
+
+    from tests.support.memory import MemoryAudit, MemoryCounters, MemorySignalStore
 
     at = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
     store, audit = MemorySignalStore(), MemoryAudit()

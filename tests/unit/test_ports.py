@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Protocol
 
 import pytest
-from tradeengine.pipeline import memory
 from tradeengine.pipeline.ports import (
     AuditSink,
     Counters,
@@ -19,6 +18,7 @@ from tradeengine.pipeline.ports import (
 )
 from tradeengine.stores.book import DynamoDBLedger
 
+from tests.support import memory
 from tests.support.ports import assert_implements
 
 

@@ -12,11 +12,11 @@ from tradeengine.config import Settings
 from tradeengine.exchange.base import Rejected, Unknown
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
-from tradeengine.pipeline.memory import memory_deps
 from tradeengine.pipeline.monitor import run_monitor
 from tradeengine.pipeline.size import size_message
 
 from tests.conftest import INFO_2021, load_info, signal_dict
+from tests.support.memory import memory_deps
 
 PRICES = {"BTCUSDT": "45000"}
 

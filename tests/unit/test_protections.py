@@ -10,7 +10,6 @@ from tradeengine.book import BookFill
 from tradeengine.config import Settings
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
-from tradeengine.pipeline.memory import memory_deps
 from tradeengine.pipeline.monitor import run_monitor
 from tradeengine.pipeline.size import size_message
 from tradeengine.protections import ProtectionLimits, check_account, check_strategy
@@ -19,6 +18,7 @@ from tradeengine.sizing_base import client_order_id
 
 from contracts.rejection import RejectionCode
 from tests.conftest import INFO_2021, load_info, signal_dict
+from tests.support.memory import memory_deps
 
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 STEP = {"BTCUSDT": D("0.00001")}

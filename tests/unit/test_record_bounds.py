@@ -15,7 +15,6 @@ from typing import Any
 
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
-from tradeengine.pipeline.memory import memory_deps
 from tradeengine.pipeline.ports import SignalRecord
 from tradeengine.pipeline.size import size_message
 from tradeengine.stores.signal_state import _dumps, _iso, _transition_item
@@ -23,6 +22,7 @@ from tradeengine.stores.signal_state import _dumps, _iso, _transition_item
 from contracts.signal import MAX_META_BYTES
 from contracts.status import SignalState
 from tests.conftest import INFO_2021, load_info, signal_dict
+from tests.support.memory import memory_deps
 
 RECORD_BOUND = 64 * 1024
 MESSAGE_BOUND = 32 * 1024

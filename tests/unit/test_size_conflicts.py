@@ -9,11 +9,11 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
-from tradeengine.pipeline.memory import memory_deps
 from tradeengine.pipeline.size import size_message
 
 from contracts.status import SignalState
 from tests.conftest import INFO_2021, load_info, signal_dict
+from tests.support.memory import memory_deps
 from tests.unit.api_support import bearer, client
 
 CONFLICTS = [

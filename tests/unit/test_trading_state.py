@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 import pytest
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
-from tradeengine.pipeline.memory import memory_deps
 from tradeengine.pipeline.size import size_message
 from tradeengine.risk import TradingState
 
 from contracts.status import SignalState
 from tests.conftest import INFO_2021, load_info, signal_dict
+from tests.support.memory import memory_deps
 
 
 @pytest.fixture

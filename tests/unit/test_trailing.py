@@ -13,7 +13,6 @@ from tradeengine.exchange.base import OcoRequest
 from tradeengine.exchange.paper import oco_legs
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
-from tradeengine.pipeline.memory import memory_deps
 from tradeengine.pipeline.monitor import run_monitor
 from tradeengine.pipeline.size import size_message
 from tradeengine.sizing import Market
@@ -22,6 +21,7 @@ from contracts import OrderPlan, OrderRequest, Rejection, Side, Signal
 from contracts.orders import BinanceOrderType, BracketKind
 from contracts.status import SignalState
 from tests.conftest import INFO_2026, NOW, load_info, signal_dict
+from tests.support.memory import memory_deps
 
 MARKET = Market(D("45000"))
 

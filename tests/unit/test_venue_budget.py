@@ -258,10 +258,10 @@ class _TwoBalances:
 def _size(shared: str, exact: str, **meta: object) -> tuple[object, _TwoBalances, object]:
     from datetime import UTC, datetime
 
-    from tradeengine.pipeline.memory import memory_deps
     from tradeengine.pipeline.size import size_message
 
     from tests.conftest import INFO_2021, load_info, signal_dict
+    from tests.support.memory import memory_deps
 
     deps = memory_deps(load_info(INFO_2021), {"BTCUSDT": "45000"}, {"USDT": "10000"})
     venue = deps.exchange = _TwoBalances(deps.exchange, Decimal(shared), Decimal(exact))

@@ -15,10 +15,9 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
@@ -190,39 +189,3 @@ class AuthFailures(Protocol):
     def add(self, source: str) -> int:
         """One more failure from ``source``; the window's count, this one included."""
         ...
-
-
-class MemoryHookStore:
-    def __init__(self) -> None:
-        self.hooks: dict[str, Hook] = {}
-
-    def get(self, hook_id: str) -> Hook | None:
-        return self.hooks.get(hook_id)
-
-    def put(self, hook: Hook, *, new: bool = False) -> bool:
-        if new and hook.hook_id in self.hooks:
-            return False
-        self.hooks[hook.hook_id] = hook
-        return True
-
-    def list(self) -> Iterator[Hook]:
-        return iter(sorted(self.hooks.values(), key=lambda h: h.hook_id))
-
-
-class MemoryAuthFailures:
-    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self._clock = clock
-        self._counts: dict[tuple[str, int], int] = {}
-        self._lock = threading.Lock()
-
-    def _key(self, source: str) -> tuple[str, int]:
-        return source, int(self._clock().timestamp() // 60)
-
-    def count(self, source: str) -> int:
-        return self._counts.get(self._key(source), 0)
-
-    def add(self, source: str) -> int:
-        with self._lock:
-            key = self._key(source)
-            self._counts[key] = self._counts.get(key, 0) + 1
-            return self._counts[key]

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from tradeengine.pipeline.memory import MemoryCounters
 from tradeengine.pipeline.ports import Counters, TradingStateStore
 from tradeengine.risk import TradingState
 from tradeengine.stores.control import DynamoDBCursors, DynamoDBTradingState
 from tradeengine.stores.counters import BufferedCounters, DynamoDBCounters
 
 from tests.support import tables
+from tests.support.memory import MemoryCounters
 
 pytestmark = pytest.mark.integration
 

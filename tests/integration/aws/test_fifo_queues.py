@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from tradeengine.config import Settings
 from tradeengine.pipeline.ingest import ingest
-from tradeengine.pipeline.memory import MemoryAudit
 from tradeengine.pipeline.ports import PlanQueue, SignalQueue
 from tradeengine.pipeline.recorder import Recorder
 from tradeengine.stores import aws, counters, signal_state
@@ -21,6 +20,7 @@ from tradeengine.stores.queues import SqsFifoQueue, signal_queue
 from contracts.status import SignalState
 from tests.conftest import signal_dict
 from tests.support import tables
+from tests.support.memory import MemoryAudit
 from tests.support.tables import FifoQueues, create_queues
 
 pytestmark = pytest.mark.integration

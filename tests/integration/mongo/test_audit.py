@@ -15,13 +15,13 @@ from bson.decimal128 import Decimal128
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 from tradeengine.config import Settings
-from tradeengine.pipeline.memory import MemoryCounters, MemorySignalStore
 from tradeengine.pipeline.ports import SignalRecord
 from tradeengine.pipeline.recorder import Recorder
 from tradeengine.stores.audit import MongoAuditSink
 
 from contracts.status import AuditEvent, SignalState
 from tests.integration.mongo.conftest import MongoServer, free_port
+from tests.support.memory import MemoryCounters, MemorySignalStore
 
 pytestmark = pytest.mark.integration
 

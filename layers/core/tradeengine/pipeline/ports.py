@@ -1,5 +1,5 @@
 """The ports the pipeline's use-cases depend on. Adapters live in ``tradeengine.stores`` (DynamoDB, SQS,
-MongoDB) and in-memory versions in ``tradeengine.pipeline.memory`` for fast unit tests.
+MongoDB); in-memory versions, for fast unit tests, in ``tests/support/memory.py`` (not in the layer).
 
 Guarantees these ports carry:
 - ``SignalStateStore.create`` is a conditional put: exactly one caller creates a signal id; a repeat

@@ -1,18 +1,22 @@
-"""In-memory adapters of the pipeline's ports, for fast unit tests of the use-cases (not for production)."""
+"""In-memory adapters of the pipeline's ports, and ``memory_deps`` that wires them with the paper exchange: the
+whole pipeline in one process, for fast unit tests of the use-cases. Test doubles, so not in the Lambda layer
+(tests/unit/test_layering.py keeps them out)."""
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.status import AuditEvent, SignalState
 from tradeengine.book import BookFill, Position
+from tradeengine.hooks import Hook
 from tradeengine.pipeline.ports import OpenPosition, SignalQuery, SignalRecord, TradingStateInfo, Transition, walk_group
 from tradeengine.risk import TradingState
+
+from contracts.status import AuditEvent, SignalState
 
 
 class MemorySignalStore:
@@ -240,6 +244,42 @@ class StaticRules:
         return self._rules.get(symbol)
 
 
+class MemoryHookStore:
+    def __init__(self) -> None:
+        self.hooks: dict[str, Hook] = {}
+
+    def get(self, hook_id: str) -> Hook | None:
+        return self.hooks.get(hook_id)
+
+    def put(self, hook: Hook, *, new: bool = False) -> bool:
+        if new and hook.hook_id in self.hooks:
+            return False
+        self.hooks[hook.hook_id] = hook
+        return True
+
+    def list(self) -> Iterator[Hook]:
+        return iter(sorted(self.hooks.values(), key=lambda h: h.hook_id))
+
+
+class MemoryAuthFailures:
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._clock = clock
+        self._counts: dict[tuple[str, int], int] = {}
+        self._lock = threading.Lock()
+
+    def _key(self, source: str) -> tuple[str, int]:
+        return source, int(self._clock().timestamp() // 60)
+
+    def count(self, source: str) -> int:
+        return self._counts.get(self._key(source), 0)
+
+    def add(self, source: str) -> int:
+        with self._lock:
+            key = self._key(source)
+            self._counts[key] = self._counts.get(key, 0) + 1
+            return self._counts[key]
+
+
 def memory_deps(
     exchange_info: Mapping[str, Any],
     prices: Mapping[str, Any],
@@ -252,7 +292,6 @@ def memory_deps(
     from tradeengine.config import Settings
     from tradeengine.exchange.market_data import FixedMarketData
     from tradeengine.exchange.paper import PaperExchange
-    from tradeengine.hooks import MemoryAuthFailures, MemoryHookStore
     from tradeengine.pipeline.deps import Deps
 
     market = FixedMarketData({s: Decimal(str(p)) for s, p in prices.items()})
