@@ -12,7 +12,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from tradeengine.observability import logger, metrics
+from tradeengine.logs import logger
+from tradeengine.metrics import metrics
 from tradeengine.pipeline import deps as _deps
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.idempotency import once_per_signal

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from tradeengine.observability import logger, metrics
+from tradeengine.logs import logger
+from tradeengine.metrics import metrics
 from tradeengine.pipeline import deps as _deps
 from tradeengine.pipeline.events_out import drain_deps
 from tradeengine.pipeline.monitor import MonitorIncomplete, run_monitor

@@ -35,7 +35,7 @@ def shared_servers(work: Path) -> Iterator[Servers]:
 def _restore_process_state() -> Iterator[None]:
     """A scenario makes its stack the process environment (as a Lambda's): give the next test its own back."""
     from tradeengine.config import get_settings
-    from tradeengine.observability import logger
+    from tradeengine.logs import logger
 
     env, level = dict(os.environ), logger.log_level
     try:

@@ -12,9 +12,9 @@ import pytest
 @pytest.fixture
 def log_output() -> Iterator[io.StringIO]:
     """What the engine's logger writes during the test (its handler's stream, swapped for a buffer)."""
-    from tradeengine import observability as obs
+    from tradeengine import logs
 
-    handler = obs.logger.registered_handler
+    handler = logs.logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
     buffer = io.StringIO()
     previous = handler.setStream(buffer)

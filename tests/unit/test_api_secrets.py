@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from tradeengine import observability as obs
+from tradeengine import logs
 from tradeengine.config import Settings
 from tradeengine.exchange.base import ExchangeError
 from tradeengine.stores import aws
@@ -45,7 +45,7 @@ def quoting(*values: str) -> Any:
 def assert_masked(values: tuple[str, ...], log_output: io.StringIO, build: Callable[[], None] | None = None) -> None:
     if build is not None:
         build()
-    obs.logger.info("loaded %s", " ".join(values))
+    logs.logger.info("loaded %s", " ".join(values))
     logging.getLogger("tradeengine.stores.secrets").warning("again: %s", " ".join(values))
     deps = memory_deps()
     deps.exchange = quoting(*values)
@@ -55,13 +55,13 @@ def assert_masked(values: tuple[str, ...], log_output: io.StringIO, build: Calla
     for value in values:
         assert value not in logged, logged
         assert value not in body, body
-    assert "[redacted]" in body and obs.REDACTED in logged
+    assert "[redacted]" in body and logs.REDACTED in logged
 
 
 def test_keys_from_the_environment_are_masked(log_output: io.StringIO) -> None:
     key, secret = "env-binance-key-7d1f0c9a2b3e4f5a6b", "env-binance-secret-8e2a1d0b3c4f5e6a7b"
     settings = Settings(binance_api_key=SecretStr(key), binance_api_secret=SecretStr(secret))
-    assert_masked((key, secret), log_output, lambda: obs.configure(settings))
+    assert_masked((key, secret), log_output, lambda: logs.configure(settings))
 
 
 def test_keys_from_binance_secret_id_are_masked(sm: FakeSecretsManager, log_output: io.StringIO) -> None:

@@ -1,6 +1,6 @@
 """The JWT key and the MongoDB URL from Secrets Manager at cold start (JWT_SECRET_ID / MONGODB_URL_SECRET_ID).
 
-``build_deps`` resolves the secrets before ``observability.configure``, so what it read is masked in every
+``build_deps`` resolves the secrets before ``logs.configure``, so what it read is masked in every
 log line; the API refuses to start, as before, without a usable key outside a local environment. No AWS
 here: a stand-in Secrets Manager client (MiniStack covers the real API in tests/integration/aws).
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from tradeengine import observability as obs
+from tradeengine import logs
 from tradeengine.config import Settings
 from tradeengine.pipeline import deps as deps_module
 from tradeengine.stores import aws
@@ -69,13 +69,11 @@ def sm(monkeypatch: pytest.MonkeyPatch) -> FakeSecretsManager:
 
 
 @pytest.fixture
-def restore_observability() -> Iterator[None]:
-    """build_deps plugs the DynamoDB counters into observability and sets the log level: undo both."""
-    previous = obs.use_counters(obs.counters())
-    level = obs.logger.log_level
+def restore_log_level() -> Iterator[None]:
+    """build_deps sets the process's log level from the settings: undo it."""
+    level = logs.logger.log_level
     yield
-    obs.use_counters(previous)
-    obs.logger.setLevel(level)
+    logs.logger.setLevel(level)
 
 
 # --- resolve_settings -------------------------------------------------------------------------------------
@@ -147,12 +145,12 @@ def test_unusable_secrets_name_the_id_and_the_reason_never_a_value(stored: str |
 
 
 # --- build_deps: resolved at cold start, before the log redactor is configured --------------------------------
-def test_build_deps_resolves_before_observability_is_configured(
-    sm: FakeSecretsManager, restore_observability: None, monkeypatch: pytest.MonkeyPatch
+def test_build_deps_resolves_before_the_logs_are_configured(
+    sm: FakeSecretsManager, restore_log_level: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     configured: list[Settings] = []
-    real_configure = obs.configure
-    monkeypatch.setattr(obs, "configure", lambda s: (configured.append(s), real_configure(s))[1])
+    real_configure = logs.configure
+    monkeypatch.setattr(logs, "configure", lambda s: (configured.append(s), real_configure(s))[1])
 
     deps = deps_module.build_deps(function_settings(jwt_secret_id=JWT_NAME))
 
@@ -162,30 +160,28 @@ def test_build_deps_resolves_before_observability_is_configured(
 
 
 def test_a_secret_read_at_cold_start_is_masked_in_the_logs(
-    sm: FakeSecretsManager, restore_observability: None, log_output: io.StringIO
+    sm: FakeSecretsManager, restore_log_level: None, log_output: io.StringIO
 ) -> None:
     key = "cold-start-only-jwt-key-5a4b3c2d1e0f"  # known to nothing but the stand-in Secrets Manager
     sm.secrets["petrosa/unit/fresh-jwt"] = key
     deps_module.build_deps(function_settings(jwt_secret_id="petrosa/unit/fresh-jwt"))
 
-    obs.logger.info("verifying with %s", key)
+    logs.logger.info("verifying with %s", key)
     logging.getLogger("tradeengine.api.auth").warning("key=%s", key)
 
     text = log_output.getvalue()
-    assert key not in text and text.count(obs.REDACTED) == 2, text
+    assert key not in text and text.count(logs.REDACTED) == 2, text
 
 
 def test_build_deps_fails_the_cold_start_when_a_named_secret_is_unreadable(
-    sm: FakeSecretsManager, restore_observability: None
+    sm: FakeSecretsManager, restore_log_level: None
 ) -> None:
     with pytest.raises(SecretUnavailable, match=r"petrosa/unit/nope.*ResourceNotFoundException"):
         deps_module.build_deps(function_settings(mongodb_url_secret_id="petrosa/unit/nope"))
 
 
 # --- the API: starts with a key from Secrets Manager, refuses to start without one, as before ----------------
-def test_the_api_starts_with_a_key_read_from_secrets_manager(
-    sm: FakeSecretsManager, restore_observability: None
-) -> None:
+def test_the_api_starts_with_a_key_read_from_secrets_manager(sm: FakeSecretsManager, restore_log_level: None) -> None:
     from tradeengine.api.app import create_app
 
     app = create_app(lambda: deps_module.build_deps(function_settings(environment="prod", jwt_secret_id=JWT_NAME)))
@@ -193,7 +189,7 @@ def test_the_api_starts_with_a_key_read_from_secrets_manager(
 
 
 def test_the_api_refuses_to_start_without_a_key_or_a_readable_secret(
-    sm: FakeSecretsManager, restore_observability: None
+    sm: FakeSecretsManager, restore_log_level: None
 ) -> None:
     from tradeengine.api.app import create_app
     from tradeengine.api.auth import ConfigurationError

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from contracts.signal import Signal
-from tradeengine import __version__, observability
+from tradeengine import __version__, logs
 from tradeengine.api import (
     docs,
     errors,
@@ -50,14 +50,15 @@ def create_app(deps_factory: Callable[[], Deps], *, max_body: int = MAX_BODY_BYT
     )
     app.state.deps = deps
     app.state.jwt_secret = check_auth_config(settings)
-    app.state.render_metrics = observability.render_prometheus
-    secrets = (settings.jwt_secret_key, settings.binance_api_key, settings.binance_api_secret, settings.mongodb_url)
-    redactor = errors.Redactor(secret.get_secret_value() if secret else None for secret in secrets)
-    errors.install(app, redactor)
+    # this app's secrets join the one redactor: masked in its error bodies, and in every log line too
+    logs.add_secret(
+        settings.jwt_secret_key, settings.binance_api_key, settings.binance_api_secret, settings.mongodb_url
+    )
+    errors.install(app)
     for module in (routes_signals, routes_webhooks, routes_book, routes_exchange, routes_trading, routes_ops):
         app.include_router(module.router)
     docs.install(app)
-    app.add_middleware(Guard, redactor=redactor, max_body=max_body)
+    app.add_middleware(Guard, max_body=max_body)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 

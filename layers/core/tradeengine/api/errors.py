@@ -1,14 +1,14 @@
 """One JSON error body for every 4xx/5xx: ``{"error": {"code", "message", "details"}}``.
 
 Client input never produces a 5xx: malformed JSON, wrong content types, huge bodies, unknown routes and
-wrong methods all end here as 4xx. Every message and detail passes through ``Redactor`` so a configured
-secret (JWT key, Binance key/secret, MongoDB URL) can never be echoed back, whatever an adapter put in
-an exception.
+wrong methods all end here as 4xx. Every message and detail passes through ``redact`` (the one redactor of
+``tradeengine.logs``, with its own mask) so a configured secret (JWT key, Binance key/secret, MongoDB
+URL) can never be echoed back, whatever an adapter put in an exception.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tradeengine import observability
+from tradeengine import logs
 
 REDACTED = "[redacted]"
 
@@ -42,29 +42,11 @@ class ApiError(Exception):
         self.extra = dict(extra or {})
 
 
-class Redactor:
-    """Replaces every configured secret value in outgoing text: the settings' own, and every secret the log
-    redactor learned since (keys read from Secrets Manager when the exchange was built, for instance)."""
-
-    def __init__(self, secrets: Iterable[str | None], known: Callable[[], Iterable[str]] | None = None) -> None:
-        # Longest first, so a secret that contains another is replaced whole.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-        self._known = known if known is not None else observability.redactor.values
-
-    def text(self, value: str) -> str:
-        for secret in (*self._secrets, *self._known()):
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
-
-    def deep(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, Mapping):
-            return {self.text(str(k)): self.deep(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.deep(v) for v in value]
-        return value
+def redact(value: Any) -> Any:
+    """``value`` (text, or a JSON-like body) with every secret the log redactor knows masked as ``[redacted]``:
+    the settings' own and every secret learned since (keys read from Secrets Manager when the exchange was
+    built, for instance), and any URL's password."""
+    return logs.redactor.deep(value, mask=REDACTED)
 
 
 def error_body(code: str, message: str, details: Sequence[Any] = (), **extra: Any) -> dict[str, Any]:
@@ -85,9 +67,9 @@ _STATUS_CODES = {
 }
 
 
-def install(app: FastAPI, redactor: Redactor) -> None:
+def install(app: FastAPI) -> None:
     def respond(status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> JSONResponse:
-        return JSONResponse(redactor.deep(body), status_code=status, headers=dict(headers or {}))
+        return JSONResponse(redact(body), status_code=status, headers=dict(headers or {}))
 
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return respond(exc.status, error_body(exc.code, exc.message, exc.details, **exc.extra), exc.headers)

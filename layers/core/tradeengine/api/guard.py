@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tradeengine.api.errors import Redactor, error_body
+from tradeengine.api.errors import error_body, redact
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +24,8 @@ MAX_BODY_BYTES = 64 * 1024  # a signal is well under 2 KiB
 
 
 class Guard:
-    def __init__(self, app: ASGIApp, redactor: Redactor, max_body: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES) -> None:
         self.app = app
-        self.redactor = redactor
         self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -54,7 +53,7 @@ class Guard:
                 type(exc).__name__,
                 scope.get("method"),
                 scope.get("path"),
-                self.redactor.text(str(exc))[:300],
+                redact(str(exc))[:300],
             )
             if not started:
                 await _json(send, 500, error_body("internal_error", "the engine could not answer; try again later"))

@@ -20,8 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from tradeengine import __version__
 from tradeengine.api.auth import bearer_scheme, principal_or_none
 from tradeengine.api.context import get_deps
-from tradeengine.observability import PROMETHEUS_CONTENT_TYPE as CONTENT_TYPE
-from tradeengine.observability import Snapshot
+from tradeengine.metrics import BUILD_INFO, PROMETHEUS_CONTENT_TYPE, Snapshot, render_prometheus
 from tradeengine.pipeline.booking import book_levels
 from tradeengine.pipeline.deps import Deps
 from tradeengine.stores.secrets import credentials_configured
@@ -91,14 +90,12 @@ def live() -> dict[str, str]:
     response_class=PlainTextResponse,
     summary="Prometheus text, from the counters every function instance shares",
 )
-async def metrics(request: Request, deps: Annotated[Deps, Depends(get_deps)]) -> PlainTextResponse:
+async def metrics(deps: Annotated[Deps, Depends(get_deps)]) -> PlainTextResponse:
     snapshot: Snapshot = await run_in_threadpool(deps.counters.snapshot)
     if deps.ledger is not None:  # the book's levels, read now from the positions every function shares
         try:
             snapshot = {**snapshot, **book_levels(await run_in_threadpool(deps.ledger.positions))}
         except Exception as exc:  # the counters still answer; the gauges are missing from this scrape
             log.warning("book levels unavailable for /metrics: %s", type(exc).__name__)
-    labels = f'mode="{deps.settings.mode}",version="{__version__}"'
-    info = f"# TYPE tradeengine_build_info gauge\ntradeengine_build_info{{{labels}}} 1\n"
-    render: Callable[[Snapshot], str] = request.app.state.render_metrics
-    return PlainTextResponse(render(snapshot) + info, media_type=CONTENT_TYPE)
+    snapshot = {**snapshot, (BUILD_INFO, (("mode", deps.settings.mode), ("version", __version__))): 1}
+    return PlainTextResponse(render_prometheus(snapshot), media_type=PROMETHEUS_CONTENT_TYPE)

@@ -23,6 +23,7 @@ from contracts.orders import OrderPlan
 from contracts.status import AuditEvent, SignalState
 from tradeengine.book import BookFill, Position, commission_in_quote, replay
 from tradeengine.exchange.base import ExchangeError, ExchangeOrder, Fill, OrderStatus
+from tradeengine.metrics import ERRORS, POSITION_QUANTITY, REALIZED_PNL, emit_gauge
 from tradeengine.pipeline.ports import OPEN_STATES, SignalRecord
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
     from tradeengine.rules import SymbolRules
 
 log = logging.getLogger(__name__)
-POSITION_QUANTITY = "tradeengine_position_quantity"
-REALIZED_PNL = "tradeengine_realized_pnl"
 
 
 class BookUnavailable(RuntimeError):
@@ -195,17 +194,15 @@ def _audit(added: Sequence[BookFill], position: Position, order: ExchangeOrder, 
         deps.audit.record(events)
     except Exception as exc:  # the ledger is the record; the audit copy is healed by the next change
         log.warning("book audit not written: %s", type(exc).__name__)
-        deps.counters.incr("tradeengine_errors_total", {"type": "audit_unavailable"})
+        deps.counters.incr(ERRORS, {"type": "audit_unavailable"})
     deps.events_out().book(events)  # never raises: pipeline.events_out
 
 
 def _emit(position: Position, deps: Deps) -> None:
-    from tradeengine import observability
-
     labels = {"strategy": position.strategy_id, "symbol": position.symbol}
-    observability.emit_gauge(POSITION_QUANTITY, float(position.quantity), labels)
+    emit_gauge(POSITION_QUANTITY, float(position.quantity), labels)
     pnl_labels = {"strategy": position.strategy_id, "quote": position.quote_asset}
-    observability.emit_gauge(REALIZED_PNL, float(position.realized_pnl), pnl_labels)
+    emit_gauge(REALIZED_PNL, float(position.realized_pnl), pnl_labels)
 
 
 def book_levels(positions: Iterable[Position]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

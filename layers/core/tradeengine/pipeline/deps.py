@@ -144,8 +144,9 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
     ``batch_counters``: sum counters in memory until ``deps.counters.flush()`` (the queue functions flush
     at the end of each invocation: a couple of writes per batch of messages, not per message).
     """
-    from tradeengine import observability
+    from tradeengine import logs
     from tradeengine.config import get_settings
+    from tradeengine.metrics import EmittingCounters
     from tradeengine.stores import venue_budget
     from tradeengine.stores.book import DynamoDBLedger
     from tradeengine.stores.control import DynamoDBCursors, DynamoDBTradingState
@@ -160,10 +161,9 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
     # JWT_SECRET_ID / MONGODB_URL_SECRET_ID -> the values, read now (cold start) and before configure(), so
     # the log redactor knows them; the Lambda environment holds only the secrets' names.
     settings = resolve_settings(settings or get_settings())
-    observability.configure(settings)
+    logs.configure(settings)
     shared = DynamoDBCounters.from_settings(settings)
-    counters = observability.EmittingCounters(BufferedCounters(shared) if batch_counters else shared)
-    observability.use_counters(counters)
+    counters = EmittingCounters(BufferedCounters(shared) if batch_counters else shared)
     exchange = build_exchange(settings)
     rules = RulesCache.from_settings(settings, exchange)
     venue_budget.wire(settings, exchange, rules)  # Binance: one request and order budget for every instance

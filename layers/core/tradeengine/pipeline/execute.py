@@ -37,7 +37,7 @@ from tradeengine.exchange.base import (
     Rejected,
     Unknown,
 )
-from tradeengine.observability import LATENCY, LATENCY_BUCKETS
+from tradeengine.metrics import LATENCY, LATENCY_BUCKETS
 from tradeengine.pipeline import protection
 from tradeengine.pipeline.booking import BookUnavailable, book_order, refresh_position
 from tradeengine.pipeline.deps import Deps

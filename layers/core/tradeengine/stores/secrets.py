@@ -6,9 +6,9 @@
   Lambda environment, so ``lambda:GetFunctionConfiguration`` reveals no value.
 
 Nothing here logs or repeats a secret value; errors name the secret id and the AWS error code only.
-Every value read here is handed to the log redactor (``observability.add_secret``) as it is read, which
-the API's error redactor consults too: a secret is masked however it was loaded, not only when it came
-from the environment. boto3 is imported only when a secret is actually read.
+Every value read here is handed to the one redactor (``logs.add_secret``) as it is read, which masks
+log lines and the API's error bodies alike: a secret is masked however it was loaded, not only when it
+came from the environment. boto3 is imported only when a secret is actually read.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ class SecretUnavailable(RuntimeError):
 
 
 def _mask(*values: SecretStr | str) -> None:
-    from tradeengine import observability  # lazy: the log machinery is not needed to name a secret
+    from tradeengine import logs  # lazy: the log machinery is not needed to name a secret
 
-    observability.add_secret(*values)
+    logs.add_secret(*values)
 
 
 def _secret_string(secret_id: str, sm_client: Any) -> str:
@@ -133,7 +133,7 @@ def resolve_settings(settings: Settings, sm_client: Any = None) -> Settings:
 
     A plain value in the environment (the laptop stack, tests) wins; a secret id is read only when its value
     is unset. Called once per process where settings enter the composition root (``build_deps``), before
-    ``observability.configure`` so the log redactor masks what was read. Raises ``SecretUnavailable``
+    ``logs.configure`` so the log redactor masks what was read. Raises ``SecretUnavailable``
     (naming the id and the AWS error code, never a value) when a configured secret cannot be read.
     """
     update: dict[str, SecretStr] = {}
