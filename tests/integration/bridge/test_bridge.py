@@ -190,6 +190,10 @@ def test_malformed_payloads_are_dead_lettered_with_a_reason(
     assert bridge.probe("/readyz")[0] == 200
     state = consumer_state(nats_url, names)
     assert state["pending"] == 0 and state["ack_pending"] == 0  # terminated, not waiting for redelivery
+    # each outcome counted where docs/BRIDGE.md says, the bridge's own /metrics (the API's has no such family)
+    _, text = bridge.probe("/metrics")
+    assert 'tradeengine_nats_messages_processed_total{status="invalid"} 5.0' in str(text)
+    assert 'tradeengine_nats_messages_processed_total{status="accepted"} 2.0' in str(text)
 
 
 def test_readiness_is_false_while_nats_is_unreachable(start_bridge: Any) -> None:
