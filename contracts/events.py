@@ -1,10 +1,12 @@
 """Execution events: what the engine tells the world about a signal, a fill and a position (versioned).
 
 One event per step of a signal's history (``signal.state``), per fill the strategy book records
-(``fill``) and per change of a position (``position``). ``event_id`` is stable (the signal id and the
-step's place in its history; the book's own fill key; the position and its fill count), so a consumer, or
-JetStream's ``Nats-Msg-Id``, drops a republished event. ``seq`` orders one signal's events. Amounts are
-decimal strings, never floats. A change to a field's meaning is a new ``schema``, never an edit of this one.
+(``fill``), per change of a position (``position``) and per trip of an automatic protection
+(``protection``: strategy ``*`` when it guards the account, ``symbol`` empty). ``event_id`` is stable
+(the signal id and the step's place in its history; the book's own fill key; the position and its fill
+count; the protection and its time), so a consumer, or JetStream's ``Nats-Msg-Id``, drops a republished
+event. ``seq`` orders one signal's events. Amounts are decimal strings, never floats. A change to a
+field's meaning is a new ``schema``, never an edit of this one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class EventKind(StrEnum):
     SIGNAL_STATE = "signal.state"
     FILL = "fill"
     POSITION = "position"
+    PROTECTION = "protection"  # an automatic protection tripped (tradeengine.protections): added in v1, additive
 
 
 class ExecutionEvent(BaseModel):

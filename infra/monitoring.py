@@ -65,7 +65,7 @@ def _above_zero(stack: TradeEngineStack, metric: cw.IMetric, alarm_id: str, desc
 
 def add_monitoring(stack: TradeEngineStack) -> None:
     fns = stack.functions.all
-    dlqs = {"signals": stack.signals_dlq, "orders": stack.orders_dlq}
+    dlqs = {"signals": stack.signals_dlq, "orders": stack.orders_dlq, "notifications": stack.notifications_dlq}
     dashboard = cw.Dashboard(
         stack, "Dashboard", dashboard_name=f"{stack.stack_name}", default_interval=Duration.hours(3)
     )
@@ -137,7 +137,11 @@ def add_monitoring(stack: TradeEngineStack) -> None:
     topic_arn = stack.config.optional("AlarmTopicArn")
     action = cw_actions.SnsAction(sns.Topic.from_topic_arn(stack, "AlarmTopic", topic_arn)) if topic_arn else None
     alarms: list[cw.Alarm] = []
-    for name, queue in (("SignalsDeadLetterAlarm", stack.signals_dlq), ("OrdersDeadLetterAlarm", stack.orders_dlq)):
+    for name, queue in (
+        ("SignalsDeadLetterAlarm", stack.signals_dlq),
+        ("OrdersDeadLetterAlarm", stack.orders_dlq),
+        ("NotificationsDeadLetterAlarm", stack.notifications_dlq),
+    ):
         metric = queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
         alarms.append(_above_zero(stack, metric, name, f"{name}: a message went to the DLQ after 5 receives"))
     for alarm_id, kind, what in (

@@ -72,6 +72,9 @@ class Functions:
 
 
 class TradeEngineStack(Stack):
+    notifications_queue: sqs.Queue  # infra/notifier.py
+    notifications_dlq: sqs.Queue
+
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
@@ -95,6 +98,9 @@ class TradeEngineStack(Stack):
         from infra.events import add_execution_events
 
         self.events_topic = add_execution_events(self)
+        from infra.notifier import add_notifier  # after the events' grants: it publishes nothing
+
+        self.functions.all["NotifierFunction"] = add_notifier(self, self.events_topic)
         self.api = self._http_api()
         from infra.monitoring import add_monitoring
 
@@ -154,7 +160,8 @@ class TradeEngineStack(Stack):
         self.orders_queue = self._fifo("OrdersQueue", "orders", self.orders_dlq)
 
     # --- functions -------------------------------------------------------------------------------------------
-    def _common_environment(self) -> dict[str, str]:
+    def _common_environment(self, secrets: bool = True) -> dict[str, str]:
+        """Every function's variables; ``secrets=False`` (the notifier): no exchange key, no audit trail."""
         c = self.config
         env = {
             "ENVIRONMENT": c.get("Environment"),
@@ -182,6 +189,8 @@ class TradeEngineStack(Stack):
             env["BINANCE_BASE_URL"] = c.get("BinanceBaseUrl")
         if c.optional("MaxOrderNotional"):
             env["MAX_ORDER_NOTIONAL"] = c.get("MaxOrderNotional")
+        if not secrets:
+            return env
         if c.optional("BinanceSecretName"):
             env["BINANCE_SECRET_ID"] = c.get("BinanceSecretName")
         # The secret's NAME, read by the functions at cold start (never its value in the environment); the
@@ -201,6 +210,7 @@ class TradeEngineStack(Stack):
         timeout: Duration = FUNCTION_TIMEOUT,
         memory: int = 512,
         extra_env: dict[str, str] | None = None,
+        secrets: bool = True,
     ) -> lambda_.Function:
         log_group = _log_group(
             self,
@@ -229,10 +239,11 @@ class TradeEngineStack(Stack):
             timeout=timeout,
             memory_size=memory,
             log_group=log_group,
-            environment={**self._common_environment(), "POWERTOOLS_SERVICE_NAME": service, **(extra_env or {})},
+            environment={**self._common_environment(secrets), "POWERTOOLS_SERVICE_NAME": service, **(extra_env or {})},
         )
         for param, suffix in (("BinanceSecretName", "BinanceSecret"), ("MongoDbUrlSecretName", "MongoDbUrlSecret")):
-            self._grant_secret(fn, cid, param, suffix)
+            if secrets:
+                self._grant_secret(fn, cid, param, suffix)
         return fn
 
     def _grant_secret(self, fn: lambda_.Function, cid: str, param: str, suffix: str) -> None:

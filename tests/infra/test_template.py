@@ -136,11 +136,17 @@ def test_layer_build_is_arm64_cp312_and_reports_the_version(tmp_path: Path) -> N
 
 
 # --- functions, events, environment -------------------------------------------------------------------------
-def test_four_arm64_python312_functions_share_the_layer() -> None:
+def test_five_arm64_python312_functions_share_the_layer() -> None:
     fn_globals = T["Globals"]["Function"]
     assert fn_globals["Runtime"] == "python3.12" and fn_globals["Architectures"] == ["arm64"]
     assert fn_globals["Layers"] == [{"Ref": "CoreLayer"}]
-    assert set(FUNCTIONS) == {"ApiFunction", "SizingFunction", "ExecutionFunction", "MonitorFunction"}
+    assert set(FUNCTIONS) == {
+        "ApiFunction",
+        "SizingFunction",
+        "ExecutionFunction",
+        "MonitorFunction",
+        "NotifierFunction",
+    }
     for name, fn in FUNCTIONS.items():
         code = ROOT / fn["Properties"]["CodeUri"] / "app.py"
         assert "def handler" in code.read_text() or "handler = " in code.read_text(), name
@@ -162,7 +168,11 @@ def test_every_environment_variable_is_a_settings_field() -> None:
 
 
 def test_sqs_event_sources_report_partial_batch_failures() -> None:
-    expected = {"SizingFunction": "SignalsQueue", "ExecutionFunction": "OrdersQueue"}
+    expected = {
+        "SizingFunction": "SignalsQueue",
+        "ExecutionFunction": "OrdersQueue",
+        "NotifierFunction": "NotificationsQueue",
+    }
     for fn_name, queue in expected.items():
         (event,) = FUNCTIONS[fn_name]["Properties"]["Events"].values()
         assert event["Type"] == "SQS"
@@ -184,6 +194,7 @@ def test_queues_are_fifo_with_dlq_and_visibility_six_times_the_consumer_timeout(
     for queue, dlq, consumer in (
         ("SignalsQueue", "SignalsDeadLetterQueue", "SizingFunction"),
         ("OrdersQueue", "OrdersDeadLetterQueue", "ExecutionFunction"),
+        ("NotificationsQueue", "NotificationsDeadLetterQueue", "NotifierFunction"),
     ):
         props, dlq_props = _props(queue), _props(dlq)
         assert props["FifoQueue"] is True and dlq_props["FifoQueue"] is True
@@ -282,6 +293,7 @@ def test_each_function_reaches_only_what_it_uses() -> None:
         (crud, "RulesTable"),
         (send, "OrdersQueue"),
         (send, "SignalsDeadLetterQueue"),
+        ("Statement", "SignalsQueue"),  # ChangeMessageVisibility: the venue budget's pacing
         outbox,
     }
     assert _policy_targets("ExecutionFunction") == common | {
@@ -289,9 +301,24 @@ def test_each_function_reaches_only_what_it_uses() -> None:
         (crud, "IdempotencyTable"),
         (crud, "BookTable"),
         (send, "OrdersDeadLetterQueue"),
+        ("Statement", "OrdersQueue"),
         outbox,
     }
     assert _policy_targets("MonitorFunction") == common | {("Statement", "ControlTable"), (crud, "BookTable")}
+    # The notifier touches no signal, order, book or exchange: its channels, its counters, its own queues.
+    assert _policy_targets("NotifierFunction") == {
+        (read, "ControlTable"),
+        (crud, "CountersTable"),
+        (send, "NotificationsDeadLetterQueue"),
+        ("Statement", "NotificationsQueue"),
+    }
+    for fn, queue in (("SizingFunction", "SignalsQueue"), ("ExecutionFunction", "OrdersQueue"),
+                      ("NotifierFunction", "NotificationsQueue")):  # fmt: skip
+        (pacing,) = [
+            s for p in FUNCTIONS[fn]["Properties"]["Policies"] if "Statement" in p for s in p["Statement"]
+            if s["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}
+        ]  # fmt: skip
+        assert pacing["Action"] == ["sqs:ChangeMessageVisibility"], fn
     inline = [p["Statement"] for p in FUNCTIONS["MonitorFunction"]["Properties"]["Policies"] if "Statement" in p]
     keys = "dynamodb:LeadingKeys"
     (cursor_only,) = [s for (s,) in inline if s["Condition"]["ForAllValues:StringLike"][keys] == ["cursor#*"]]
@@ -302,7 +329,8 @@ def test_each_function_reaches_only_what_it_uses() -> None:
             for p in FUNCTIONS[fn]["Properties"]["Policies"]
             if "Statement" in p
             for s in p["Statement"]
-            if s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["events_outbox*"]
+            if s.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+            == ["events_outbox*"]
         ]
         assert "dynamodb:Scan" not in outbox_only["Action"] and outbox_only["Resource"] == {
             "Fn::GetAtt": ["ControlTable", "Arn"]
@@ -376,7 +404,7 @@ def _has_value(condition: str, values: dict[str, str]) -> bool:
 def test_local_environment_needs_no_alarms_or_secrets() -> None:
     """Environment=local (MiniStack) creates no alarm, names no Secrets Manager secret and grants none."""
     alarms = [k for k, v in RESOURCES.items() if v["Type"] == "AWS::CloudWatch::Alarm"]
-    assert len(alarms) == 8 and all(RESOURCES[a].get("Condition") == "CreateAlarms" for a in alarms)
+    assert len(alarms) == 10 and all(RESOURCES[a].get("Condition") == "CreateAlarms" for a in alarms)
     values = parameter_values("local")
     assert not values["JwtSecretName"] and not values["MongoDbUrlSecretName"] and not values["BinanceSecretName"]
     for param, (condition, _target) in SECRET_PARAMETERS.items():
@@ -388,4 +416,7 @@ def test_local_environment_needs_no_alarms_or_secrets() -> None:
                 condition, _when_set, when_empty = env[var]["Fn::If"]
                 assert not _has_value(condition, values) and when_empty == NO_VALUE, (name, var)
         granted = [p["Fn::If"][0] for p in fn["Properties"]["Policies"] if "Fn::If" in p]
+        if name == "NotifierFunction":  # it reads no secret at all (its channels carry their own)
+            assert granted == [], granted
+            continue
         assert granted and not any(_has_value(c, values) for c in granted), name

@@ -184,6 +184,9 @@ def build_parser(commands: Sequence[Callable[[Subcommands], None]] = ()) -> argp
     from tradeengine import cli_hooks  # hook create|rotate|revoke|list: TradingView webhooks (docs/WEBHOOKS.md)
 
     cli_hooks.add_commands(sub)
+    from tradeengine import cli_notify  # notify add|list|test|remove: where events go (docs/NOTIFICATIONS.md)
+
+    cli_notify.add_commands(sub)
     return parser
 
 
@@ -222,4 +225,8 @@ def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | No
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Through the module's own name: as __main__, this file's UsageError would be another class than the
+    # one cli_hooks and cli_notify raise (they import tradeengine.cli), and their errors a traceback.
+    from tradeengine.cli import main as _main
+
+    sys.exit(_main())

@@ -33,22 +33,22 @@ def add_commands(sub: Any) -> None:
     create.add_argument("--id", dest="hook_id", help="the hook id (default: hk_ + 16 random hex digits)")
     create.add_argument("--label", default="", help="a note for the operator")
     _common(create)
-    create.set_defaults(func=_guarded(_cmd_create))
+    create.set_defaults(func=guarded(_cmd_create))
     rotate = verbs.add_parser("rotate", help="a new passphrase; the current one stays valid for --grace-minutes")
     rotate.add_argument("hook_id")
     rotate.add_argument("--grace-minutes", type=int, default=60, help="how long the old passphrase still works (60)")
     _common(rotate)
-    rotate.set_defaults(func=_guarded(_cmd_rotate))
+    rotate.set_defaults(func=guarded(_cmd_rotate))
     revoke = verbs.add_parser("revoke", help="refuse every alert to this hook from now on")
     revoke.add_argument("hook_id")
     _common(revoke)
-    revoke.set_defaults(func=_guarded(_cmd_revoke))
+    revoke.set_defaults(func=guarded(_cmd_revoke))
     listing = verbs.add_parser("list", help="the hooks, their strategy, defaults and status (never a secret)")
     _common(listing)
-    listing.set_defaults(func=_guarded(_cmd_list))
+    listing.set_defaults(func=guarded(_cmd_list))
 
 
-def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+def guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """An AWS failure (no credentials, no region, no such table, unreachable) is a sentence, not a traceback."""
 
     def run(args: argparse.Namespace) -> int:
@@ -73,8 +73,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def store(args: argparse.Namespace) -> Any:
     """The hook store: --table, CONTROL_TABLE, or the laptop stack's control table at its emulator."""
-    from tradeengine.stores import aws
     from tradeengine.stores.hooks import DynamoDBHookStore
+
+    table, ddb = control_table(args)
+    return DynamoDBHookStore(table, ddb_client=ddb)
+
+
+def control_table(args: argparse.Namespace) -> tuple[str, Any]:
+    """--table, CONTROL_TABLE, or the laptop stack's control table, and a DynamoDB client for it."""
+    from tradeengine.stores import aws
 
     table = args.table or os.environ.get("CONTROL_TABLE")
     endpoint = None
@@ -87,7 +94,7 @@ def store(args: argparse.Namespace) -> Any:
             raise UsageError("no control table: pass --table, set CONTROL_TABLE, or start the laptop stack") from None
         for key, value in FAKE_AWS.items():
             os.environ.setdefault(key, value)
-    return DynamoDBHookStore(table, ddb_client=aws.client("dynamodb", endpoint_url=endpoint))
+    return table, aws.client("dynamodb", endpoint_url=endpoint)
 
 
 def _now() -> datetime:

@@ -162,6 +162,12 @@ class Settings(BaseSettings):
     # SNS FIFO topic of the execution events (contracts.events); unset: they go to the structured log
     execution_events_topic_arn: str | None = None
     orders_dlq_url: str | None = None  # unreadable order-plan messages, with their reason
+    # The notifier (pipeline.notify): its queue (subscribed to the events topic), its DLQ, the first retry's
+    # wait (doubled per delivery), and Telegram's bot API (the laptop stack points it at its local sink).
+    notifications_queue_url: str | None = None
+    notifications_dlq_url: str | None = None
+    notify_retry_seconds: int = Field(default=30, ge=0, le=900)
+    telegram_api_url: str = "https://api.telegram.org"
 
     # Audit trail in MongoDB
     audit_collection: str = "audit_events"

@@ -48,7 +48,8 @@ def signal_events(record: SignalRecord, mode: str, after_seq: int = 0) -> list[E
 
 
 def book_events(audit: Iterable[AuditEvent]) -> list[ExecutionEvent]:
-    """``fill`` and ``position`` events from the strategy book's audit events (``pipeline.booking``)."""
+    """``fill`` and ``position`` events from the strategy book's audit events (``pipeline.booking``), and
+    ``protection`` events from an automatic protection's (``pipeline.entry_guard``)."""
     out: list[ExecutionEvent] = []
     for event in audit:
         fill = event.detail.get("fill")
@@ -57,7 +58,26 @@ def book_events(audit: Iterable[AuditEvent]) -> list[ExecutionEvent]:
             out.append(_book_event(EventKind.FILL, event, fill, str(fill.get("signal_id") or "") or None))
         elif isinstance(position, Mapping):
             out.append(_book_event(EventKind.POSITION, event, position, None))
+        elif event.stage == "protection":
+            out.append(protection_event(event))
     return out
+
+
+def protection_event(event: AuditEvent) -> ExecutionEvent:
+    """An account-wide protection's trip (``pipeline.entry_guard``): strategy ``*``, no symbol."""
+    return ExecutionEvent(
+        event_id=f"{event.signal_id}:{event.seq}",
+        kind=EventKind.PROTECTION,
+        strategy_id="*",
+        symbol="",
+        seq=event.seq,
+        state=str(event.detail.get("trading_state", "")) or None,
+        code=event.code,
+        reason=str(event.detail.get("reason", "")) or None,
+        at=event.at,
+        mode=event.mode,
+        detail=_plain(event.detail),
+    )
 
 
 def _book_event(kind: EventKind, event: AuditEvent, body: Mapping[str, Any], signal_id: str | None) -> ExecutionEvent:
