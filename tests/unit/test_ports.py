@@ -6,16 +6,20 @@ from __future__ import annotations
 from typing import Protocol
 
 import pytest
+from tradeengine.hooks import AuthFailures, HookStore
 from tradeengine.pipeline.ports import (
     AuditSink,
     Counters,
     Cursors,
     Ledger,
     PlanQueue,
+    RulesSource,
     SignalQueue,
     SignalStateStore,
     TradingStateStore,
 )
+from tradeengine.pipeline.quotas import MemoryWindows, Windows
+from tradeengine.pipeline.sqs_batch import DeadLetters
 from tradeengine.stores.book import DynamoDBLedger
 
 from tests.support import memory
@@ -33,6 +37,11 @@ from tests.support.ports import assert_implements
         (memory.MemoryTradingState(), TradingStateStore),
         (memory.MemoryCursors(), Cursors),
         (memory.MemoryLedger(), Ledger),
+        (memory.MemoryDeadLetters(), DeadLetters),
+        (memory.StaticRules({}), RulesSource),
+        (memory.MemoryHookStore(), HookStore),
+        (memory.MemoryAuthFailures(), AuthFailures),
+        (MemoryWindows(), Windows),
         (DynamoDBLedger("t", ddb_client=object()), Ledger),
     ],
     ids=lambda v: type(v).__name__ if not isinstance(v, type) else v.__name__,

@@ -21,6 +21,7 @@ from tradeengine.api.context import get_deps
 from tradeengine.api.errors import ApiError
 from tradeengine.api.routes_signals import status_url
 from tradeengine.api.schemas import SignalAccepted
+from tradeengine.hooks import AuthFailures, HookStore
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.webhook_intake import Outcome, receive
 
@@ -86,11 +87,12 @@ async def _read_alert(request: Request) -> dict[str, Any]:
     summary="A TradingView alert (webhook URL of a hook made by `tradeengine hook create`)",
 )
 async def post_webhook(hook_id: str, request: Request, deps: Annotated[Deps, Depends(get_deps)]) -> JSONResponse:
-    if deps.hooks is None or deps.auth_failures is None:
+    hooks, failures = deps.hooks, deps.auth_failures
+    if hooks is None or failures is None:
         raise ApiError(404, "webhooks_not_configured", "this engine has no webhook store configured")
     body = await _read_alert(request)
     source = request.client.host if request.client else "unknown"
-    outcome = await run_in_threadpool(_receive, hook_id, body, source, deps)
+    outcome = await run_in_threadpool(_receive, hook_id, body, source, deps, hooks, failures)
     if outcome.result == "rate_limited":
         raise ApiError(429, "rate_limited", "too many refused webhook requests from this address; retry next minute",
                        headers={"Retry-After": "60"})  # fmt: skip
@@ -109,15 +111,17 @@ async def post_webhook(hook_id: str, request: Request, deps: Annotated[Deps, Dep
     return JSONResponse(accepted.model_dump(), status_code=202, headers={"Location": url})
 
 
-def _receive(hook_id: str, body: dict[str, Any], source: str, deps: Deps) -> Outcome:
+def _receive(
+    hook_id: str, body: dict[str, Any], source: str, deps: Deps, hooks: HookStore, failures: AuthFailures
+) -> Outcome:
     try:
         with deps.recorder("ingest") as recorder:  # the audit is written before the answer is sent
             return receive(
                 hook_id,
                 body,
                 source,
-                hooks=deps.hooks,
-                failures=deps.auth_failures,
+                hooks=hooks,
+                failures=failures,
                 limit=deps.settings.webhook_auth_failures_per_minute,
                 recorder=recorder,
                 queue=deps.signals,

@@ -23,6 +23,7 @@ from tradeengine.pipeline.ports import (
     EventPublisher,
     Ledger,
     PlanQueue,
+    RulesSource,
     SignalQueue,
     SignalStateStore,
     TradingStateStore,
@@ -32,9 +33,22 @@ from tradeengine.pipeline.recorder import Recorder
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from contracts.orders import OrderRequest
     from tradeengine.config import Settings
-    from tradeengine.exchange.base import Exchange
+    from tradeengine.exchange.base import (
+        Balance,
+        Exchange,
+        ExchangeOrder,
+        Fill,
+        OcoRequest,
+        OtocoRequest,
+        PlaceOutcome,
+    )
     from tradeengine.exchange.matching import MatchingConfig
+    from tradeengine.exchange.paper import PaperExchange
+    from tradeengine.hooks import AuthFailures, HookStore
+    from tradeengine.pipeline.quotas import Windows
+    from tradeengine.pipeline.sqs_batch import DeadLetters
 
 
 @dataclass
@@ -47,15 +61,15 @@ class Deps:
     counters: Counters
     trading_state: TradingStateStore
     cursors: Cursors  # the monitor's place in its walk over open orders
-    dead_letters: Any  # sqs_batch.DeadLetters: unreadable signals.fifo messages, with their reason
-    order_dead_letters: Any  # the same for orders.fifo
+    dead_letters: DeadLetters  # unreadable signals.fifo messages, with their reason
+    order_dead_letters: DeadLetters  # the same for orders.fifo
     exchange: Exchange
-    rules: Any  # RulesSource: ``get(symbol) -> SymbolRules | None``
+    rules: RulesSource
     ledger: Ledger  # the strategy book: fills and positions
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    windows: Any = None  # pipeline.quotas.Windows, shared by every instance; None: quotas count in-process
-    hooks: Any = None  # hooks.HookStore: the webhooks' secrets (control table); None: no webhook intake
-    auth_failures: Any = None  # hooks.AuthFailures: wrong webhook passphrases per source address and minute
+    windows: Windows | None = None  # the quota windows, shared by every instance; None: counted in-process
+    hooks: HookStore | None = None  # the webhooks' secrets (control table); None: no webhook intake
+    auth_failures: AuthFailures | None = None  # wrong webhook passphrases per source address and minute
     events: EventPublisher | None = None  # the execution events' bus; None: the structured log
     outbox: EventOutbox | None = None  # what the bus did not take, for the monitor; None: in this process only
     _events_out: EventsOut | None = field(default=None, init=False, repr=False)
@@ -111,15 +125,20 @@ def paper_matching_config(settings: Settings) -> MatchingConfig:
 
 class _LazyPaperExchange:
     """The paper exchange, built on first use: its exchangeInfo comes over the network from the market
-    data venue, which must not happen at import (a Lambda cold start, a test collecting modules)."""
+    data venue, which must not happen at import (a Lambda cold start, a test collecting modules).
+
+    Each method of the Exchange port is spelled out rather than forwarded by ``__getattr__``: mypy checks
+    this class against the port, and a method the use-cases look for with ``getattr`` that the paper
+    exchange does not have either (``admit``, ``prefetch_open_orders``, ``exact_balances``) is simply
+    absent, without building the exchange to find that out."""
 
     name = "paper"
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._real: Any = None
+        self._real: PaperExchange | None = None
 
-    def __getattr__(self, attr: str) -> Any:
+    def _paper(self) -> PaperExchange:
         if self._real is None:
             from tradeengine.exchange.market_data import RestMarketData
             from tradeengine.exchange.paper import PaperExchange
@@ -134,7 +153,47 @@ class _LazyPaperExchange:
                 starting_balances=parse_balances(self._settings.paper_starting_balances),
                 config=paper_matching_config(self._settings),
             )
-        return getattr(self._real, attr)
+        return self._real
+
+    def exchange_info(self, symbols: Sequence[str] | None = None) -> dict[str, Any]:
+        return self._paper().exchange_info(symbols)
+
+    def ticker_price(self, symbol: str) -> Decimal:
+        return self._paper().ticker_price(symbol)
+
+    def average_price(self, symbol: str) -> Decimal:
+        return self._paper().average_price(symbol)
+
+    def balances(self) -> dict[str, Balance]:
+        return self._paper().balances()
+
+    def place_order(self, order: OrderRequest) -> PlaceOutcome:
+        return self._paper().place_order(order)
+
+    def place_oco(self, request: OcoRequest) -> PlaceOutcome:
+        return self._paper().place_oco(request)
+
+    def place_otoco(self, request: OtocoRequest) -> PlaceOutcome:
+        return self._paper().place_otoco(request)
+
+    def get_order(
+        self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
+    ) -> ExchangeOrder | None:
+        return self._paper().get_order(symbol, order_id=order_id, client_order_id=client_order_id)
+
+    def cancel_order(
+        self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
+    ) -> PlaceOutcome:
+        return self._paper().cancel_order(symbol, order_id=order_id, client_order_id=client_order_id)
+
+    def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
+        return self._paper().open_orders(symbol)
+
+    def recent_fills(self, symbol: str, limit: int = 50) -> list[Fill]:
+        return self._paper().recent_fills(symbol, limit)
+
+    def order_fills(self, symbol: str, order_id: int) -> list[Fill]:
+        return self._paper().order_fills(symbol, order_id)
 
 
 def build_deps(settings: Settings | None = None, *, batch_counters: bool = False) -> Deps:
@@ -219,7 +278,7 @@ class _LoggedAudit:
         return []
 
 
-def _dead_letters(url: str | None) -> Any:
+def _dead_letters(url: str | None) -> DeadLetters:
     from tradeengine.stores.queues import SqsDeadLetters
 
     return SqsDeadLetters(url) if url else _LoggedDeadLetters()

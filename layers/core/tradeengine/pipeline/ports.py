@@ -22,6 +22,7 @@ from contracts.events import ExecutionEvent
 from contracts.status import AuditEvent, SignalState
 from tradeengine.book import BookFill, Position
 from tradeengine.risk import TradingState
+from tradeengine.rules import SymbolRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +266,14 @@ class TradingStateStore(Protocol):
     def describe(self) -> TradingStateInfo: ...
 
     def set(self, state: TradingState, by: str = "", reason: str = "") -> None: ...
+
+
+class RulesSource(Protocol):
+    """One symbol's exchange filters: the DynamoDB RulesCache (stores/rules_cache.py), refreshed from the venue."""
+
+    def get(self, symbol: str) -> SymbolRules | None:
+        """None: the venue does not list the symbol."""
+        ...
 
 
 class Ledger(Protocol):
