@@ -18,20 +18,12 @@ from typing import Any
 
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
-from prometheus_client import Counter
 from pydantic import ValidationError
 
 from contracts.events import SUBJECT_PREFIX, ExecutionEvent
+from functions.bridge import metrics
 
 log = logging.getLogger("tradeengine.bridge.executions")
-
-RELAYED = Counter("tradeengine_bridge_executions_relayed_total", "Execution events published on JetStream")
-UNREADABLE = Counter(
-    "tradeengine_bridge_executions_unreadable_total", "Execution event messages not in the schema (deleted)"
-)
-FAILED = Counter(
-    "tradeengine_bridge_executions_publish_failures_total", "JetStream publishes of execution events that failed"
-)
 
 
 class ExecutionsRelay:
@@ -106,7 +98,7 @@ class ExecutionsRelay:
             try:
                 event = ExecutionEvent.model_validate_json(message["Body"])
             except ValidationError:
-                UNREADABLE.inc()
+                metrics.EXECUTIONS_UNREADABLE.inc()
                 log.error("bridge: execution event not in the schema, deleted (%s)", message.get("MessageId"))
                 await self._delete(message)
                 continue
@@ -118,11 +110,11 @@ class ExecutionsRelay:
                     headers={"Nats-Msg-Id": event.event_id},
                 )
             except Exception as exc:  # keep the order: nothing after this one is deleted; SQS gives them back
-                FAILED.inc()
+                metrics.EXECUTIONS_FAILED.inc()
                 log.warning("bridge: execution event %s not published (%s)", event.event_id, type(exc).__name__)
                 return done
             await self._delete(message)
-            RELAYED.inc()
+            metrics.EXECUTIONS_RELAYED.inc()
             done += 1
         self.relayed += done
         return done

@@ -1,4 +1,8 @@
-"""The bridge's Prometheus metrics, created once (the seed's name for the message counter)."""
+"""The bridge's Prometheus metrics, created once, on its own /metrics (the seed's name for the message counter).
+
+The bridge counts in this process's registry, not in the engine's shared counters: the API's /metrics
+does not show these (docs/BRIDGE.md).
+"""
 
 from __future__ import annotations
 
@@ -28,3 +32,10 @@ CONSUMER_ACK_PENDING = Gauge("tradeengine_bridge_consumer_ack_pending", "Deliver
 IN_FLIGHT = Gauge("tradeengine_bridge_sqs_in_flight", "SendMessageBatch calls in flight")
 READY = Gauge("tradeengine_bridge_ready", "1 when NATS and SQS are both reachable")
 REPLIES = Counter("tradeengine_bridge_requests", "Core-NATS requests answered, by result", ["result"])
+EXECUTIONS_RELAYED = Counter("tradeengine_bridge_executions_relayed_total", "Execution events published on JetStream")
+EXECUTIONS_UNREADABLE = Counter(
+    "tradeengine_bridge_executions_unreadable_total", "Execution event messages not in the schema (deleted)"
+)
+EXECUTIONS_FAILED = Counter(
+    "tradeengine_bridge_executions_publish_failures_total", "JetStream publishes of execution events that failed"
+)

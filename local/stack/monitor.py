@@ -31,6 +31,7 @@ from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from tradeengine.metrics import ERRORS, TRADES
 
 QUEUES = (  # (label, CloudFormation output)
     ("signals", "SignalsQueueUrl"),
@@ -152,10 +153,10 @@ def snapshot(target: Target, window: timedelta = timedelta(hours=1)) -> Snapshot
         snap.health = json.loads(text) if status == 200 else {"status": f"HTTP {status}"}
         status, text = _get(target, "/metrics", auth=False)
         metrics = parse_metrics(text) if status == 200 else {}
-        snap.errors = {dict(k).get("type", "?"): v for k, v in metrics.get("tradeengine_errors_total", {}).items()}
+        snap.errors = {dict(k).get("type", "?"): v for k, v in metrics.get(ERRORS, {}).items()}
         if not _signal_states(target, snap):
             # Without a list endpoint: the trades counter by outcome (one per order the engine settled).
-            for labels, value in metrics.get("tradeengine_trades_total", {}).items():
+            for labels, value in metrics.get(TRADES, {}).items():
                 snap.states[dict(labels).get("status", "?").upper()] += int(value)
             snap.states_source = "/metrics tradeengine_trades_total"
         _recent_fills(target, snap, window)

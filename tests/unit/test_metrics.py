@@ -1,9 +1,12 @@
-"""Metrics: Prometheus text that parses, cumulative histograms, EMF lines."""
+"""Metrics: Prometheus text that parses, cumulative histograms, EMF lines, and every name defined once."""
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tradeengine import metrics as m
 
 from tests.support.memory import MemoryCounters
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -153,3 +158,24 @@ def test_a_failing_counter_store_still_leaves_the_fact_in_cloudwatch(
     with pytest.raises(ConnectionError):  # the caller decides; the EMF line was printed first
         m.EmittingCounters(Down()).incr(m.TRADES, {"status": "FILLED", "type": "market"})
     assert m.TRADES in emf_blobs(capsys.readouterr().out)
+
+
+def _metric_literals(path: Path) -> list[str]:
+    """String constants in ``path`` that are exactly a metric name (docstrings and prose do not count)."""
+    name = re.compile(r"tradeengine_[a-z0-9_]+")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {node.value}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and name.fullmatch(node.value)
+    ]
+
+
+def test_every_metric_name_is_defined_once_with_its_help() -> None:
+    homes = {ROOT / "layers/core/tradeengine/metrics.py", ROOT / "functions/bridge/metrics.py"}
+    sources = [p for d in ("layers", "functions", "local") for p in (ROOT / d).rglob("*.py") if p not in homes]
+    stray = [hit for path in sources for hit in _metric_literals(path)]
+    assert stray == [], "import the name from tradeengine.metrics (or functions/bridge/metrics.py for the bridge)"
+    engine = [hit.rsplit(" ", 1)[1] for hit in _metric_literals(ROOT / "layers/core/tradeengine/metrics.py")]
+    assert len(engine) == len(set(engine)), engine  # each name once
+    assert set(engine) == set(m.HELP), "every metric the engine emits has its HELP text"

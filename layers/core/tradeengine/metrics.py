@@ -46,6 +46,7 @@ TRADING_STATE_CHANGES = "tradeengine_trading_state_changes_total"
 POSITION_QUANTITY = "tradeengine_position_quantity"
 REALIZED_PNL = "tradeengine_realized_pnl"
 BUILD_INFO = "tradeengine_build_info"
+NOTIFICATIONS = "tradeengine_notifications_total"
 # signal -> terminal state spans queues and an exchange round trip: from milliseconds to a minute
 LATENCY_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -61,6 +62,7 @@ HELP: dict[str, str] = {
     POSITION_QUANTITY: "Base quantity each strategy holds of a symbol, by the book.",
     REALIZED_PNL: "Realized PnL after fees per strategy, in the quote asset, by the book.",
     BUILD_INFO: "The answering API's version and trading mode.",
+    NOTIFICATIONS: "Notifications to operators' channels, by status and channel type.",
 }
 GAUGES = frozenset({POSITION_QUANTITY, REALIZED_PNL, BUILD_INFO})  # levels, read at scrape
 HISTOGRAMS: dict[str, tuple[float, ...]] = {LATENCY: LATENCY_BUCKETS}

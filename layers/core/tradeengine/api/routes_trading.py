@@ -12,13 +12,12 @@ from tradeengine.api.auth import require
 from tradeengine.api.context import get_deps
 from tradeengine.api.schemas import ERROR_RESPONSES, TradingStateChange, TradingStateView
 from tradeengine.api.tokens import Principal, Scope
+from tradeengine.metrics import TRADING_STATE_CHANGES
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.ports import TradingStateInfo
 
 router = APIRouter(tags=["trading"])
 log = logging.getLogger(__name__)
-
-STATE_CHANGES = "tradeengine_trading_state_changes_total"
 
 
 @router.get("/trading/state", response_model=TradingStateView, responses=ERROR_RESPONSES)
@@ -41,7 +40,7 @@ async def put_trading_state(
     deps: Annotated[Deps, Depends(get_deps)],
 ) -> TradingStateView:
     await run_in_threadpool(deps.trading_state.set, change.state, who.subject, change.reason)
-    deps.counters.incr(STATE_CHANGES, {"state": change.state.value})
+    deps.counters.incr(TRADING_STATE_CHANGES, {"state": change.state.value})
     log.warning("trading state set to %s by %s: %s", change.state.value, who.subject, change.reason)
     return _view(await run_in_threadpool(deps.trading_state.describe))
 

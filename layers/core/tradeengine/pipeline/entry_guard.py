@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from contracts.rejection import Rejection
 from contracts.signal import Action, Signal
 from contracts.status import AuditEvent, SignalState
+from tradeengine.metrics import PROTECTIONS
 from tradeengine.protections import Trip, check_account, check_strategy
 from tradeengine.risk import TradingState
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from tradeengine.pipeline.deps import Deps
 
 log = logging.getLogger(__name__)
-PROTECTIONS = "tradeengine_protections_total"
 
 
 def refuse_entry(signal: Signal, deps: Deps, now: datetime) -> Rejection | None:

@@ -25,12 +25,11 @@ from typing import Any
 from contracts.events import ExecutionEvent
 from contracts.status import AuditEvent
 from tradeengine.events import book_events, signal_events
+from tradeengine.metrics import ERRORS, EVENTS_PUBLISHED
 from tradeengine.pipeline.ports import Counters, EventOutbox, EventPublisher, SignalRecord, SignalStateStore
 
 log = logging.getLogger(__name__)
 
-ERRORS = "tradeengine_errors_total"
-PUBLISHED = "tradeengine_events_published_total"
 BREAKER_S = 30.0  # after a failed publish, how long this process goes straight to the outbox
 DRAIN_LIMIT = 200  # outbox entries one monitor run publishes
 
@@ -116,7 +115,7 @@ class EventsOut:
         if self.monotonic() >= self._closed_until:
             try:
                 self.publisher.publish(events)
-                self.counters.incr(PUBLISHED, {"via": "direct"}, by=len(events))
+                self.counters.incr(EVENTS_PUBLISHED, {"via": "direct"}, by=len(events))
                 return
             except Exception as exc:  # the bus is down or slow: trading goes on, the outbox catches up
                 self._closed_until = self.monotonic() + BREAKER_S
@@ -168,7 +167,7 @@ def drain(
         published += len(events)
         cleared += len(keys)
     if published:
-        counters.incr(PUBLISHED, {"via": "outbox"}, by=published)
+        counters.incr(EVENTS_PUBLISHED, {"via": "outbox"}, by=published)
     return DrainReport(published, cleared, len(entries) - cleared)
 
 

@@ -37,7 +37,7 @@ from tradeengine.exchange.base import (
     Rejected,
     Unknown,
 )
-from tradeengine.metrics import LATENCY, LATENCY_BUCKETS
+from tradeengine.metrics import ERRORS, LATENCY, LATENCY_BUCKETS, TRADES
 from tradeengine.pipeline import protection
 from tradeengine.pipeline.booking import BookUnavailable, book_order, refresh_position
 from tradeengine.pipeline.deps import Deps
@@ -46,7 +46,6 @@ from tradeengine.pipeline.recorder import Recorder
 from tradeengine.pipeline.size import MalformedMessage, RetryLater
 
 log = logging.getLogger(__name__)
-TRADES = "tradeengine_trades_total"
 
 STATE_OF = {
     OrderStatus.NEW: SignalState.OPEN,
@@ -189,7 +188,7 @@ def _settle(
             detail={"exchange": describe_outcome(outcome)},
         )
         deps.counters.incr(TRADES, {"status": "failed", "type": order_type})
-        deps.counters.incr("tradeengine_errors_total", {"type": "exchange_rejected"})
+        deps.counters.incr(ERRORS, {"type": "exchange_rejected"})
         return SignalState.FAILED
     if not isinstance(outcome, Accepted):
         existing = _lookup(plan, deps)  # unknown: resolve by client order id, never by resending

@@ -21,6 +21,7 @@ from tradeengine.exchange.base import (
     Rejected,
     Unknown,
 )
+from tradeengine.metrics import TRADES
 from tradeengine.rules import SymbolRules
 from tradeengine.sizing import SizingConfig
 
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from tradeengine.pipeline.deps import Deps
     from tradeengine.pipeline.ports import SignalRecord
     from tradeengine.pipeline.recorder import Recorder
-
-TRADES = "tradeengine_trades_total"
 
 
 def received_quantity(plan: OrderPlan, entry: ExchangeOrder, rules: SymbolRules, config: SizingConfig) -> Decimal:

@@ -24,11 +24,11 @@ from contracts.errors import describe
 from contracts.rejection import RejectionCode
 from contracts.signal import SIGNAL_ID_PATTERN, Signal, content_digest, shown
 from contracts.status import SignalState
+from tradeengine.metrics import SIGNALS
 from tradeengine.pipeline.ports import SignalQueue, SignalRecord, Transition
 from tradeengine.pipeline.recorder import Recorder
 
 _SIGNAL_ID = re.compile(SIGNAL_ID_PATTERN)
-SIGNALS = "tradeengine_signals_total"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,10 +26,11 @@ from typing import Any
 from contracts.orders import OrderPlan
 from contracts.status import SignalState
 from tradeengine.exchange.base import ExchangeError
+from tradeengine.metrics import ERRORS, TRADES
 from tradeengine.pipeline import protection
 from tradeengine.pipeline.booking import book_order
 from tradeengine.pipeline.deps import Deps
-from tradeengine.pipeline.execute import STATE_OF, TRADES, exits_after_fill, exits_working
+from tradeengine.pipeline.execute import STATE_OF, exits_after_fill, exits_working
 from tradeengine.pipeline.exits import follow_exits, order_summary
 from tradeengine.pipeline.ports import OpenPosition, SignalRecord
 from tradeengine.pipeline.recorder import Recorder
@@ -110,12 +111,12 @@ def _check(record: SignalRecord, deps: Deps, recorder: Recorder, report: Monitor
     except ExchangeError as exc:
         report.budget_spent = bool(exc.extra.get("budget"))
         report.errors.append(f"{record.signal_id}: {exc.message}")
-        deps.counters.incr("tradeengine_errors_total", {"type": "monitor_exchange"})
+        deps.counters.incr(ERRORS, {"type": "monitor_exchange"})
         return
     except Exception as exc:  # one signal that cannot be followed must not stop the others behind it
         log.exception("monitor could not follow %s", record.signal_id)
         report.failures.append(f"{record.signal_id}: {type(exc).__name__}")
-        deps.counters.incr("tradeengine_errors_total", {"type": "monitor"})
+        deps.counters.incr(ERRORS, {"type": "monitor"})
         return
     finally:
         recorder.flush()  # each signal's steps reach the audit trail before the next is followed

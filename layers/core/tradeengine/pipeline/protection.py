@@ -27,6 +27,7 @@ from contracts.money import plain
 from contracts.orders import BinanceOrderType, OrderPlan, OrderRequest, Side
 from tradeengine.decimals import floor_to_step
 from tradeengine.exchange.base import Accepted, ExchangeError, ExchangeOrder, Rejected, Unknown
+from tradeengine.metrics import ERRORS, TRADES
 from tradeengine.pipeline.booking import book_order, refresh_position, working_records
 from tradeengine.pipeline.exits import order_summary, place_exits
 from tradeengine.rules import OrderContext
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PROTECTED, PENDING, FLATTENED, UNPROTECTED = "protected", "pending", "flattened", "unprotected"
-ERRORS = "tradeengine_errors_total"
-TRADES = "tradeengine_trades_total"
 
 
 def first_attempt(plan: OrderPlan, entry: ExchangeOrder, deps: Deps) -> dict[str, Any]:

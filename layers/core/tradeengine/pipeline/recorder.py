@@ -24,11 +24,10 @@ from typing import Any
 
 from contracts.money import dumps
 from contracts.status import AuditEvent, SignalState
+from tradeengine.metrics import ERRORS
 from tradeengine.pipeline.ports import AuditSink, Counters, SignalRecord, SignalStateStore, Transition
 
 log = logging.getLogger(__name__)
-
-ERRORS = "tradeengine_errors_total"
 
 
 class AuditBacklog(Exception):

@@ -23,6 +23,7 @@ from contracts.signal import SIGNAL_ID_PATTERN, Action, Signal
 from contracts.status import SignalState
 from tradeengine.engine import decide
 from tradeengine.exchange.base import ExchangeError
+from tradeengine.metrics import TRADES
 from tradeengine.pipeline.booking import working_orders, working_records
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.entry_guard import refuse_entry
@@ -35,7 +36,6 @@ from tradeengine.rules import SymbolRules
 from tradeengine.sizing import Holding, Market
 
 log = logging.getLogger(__name__)
-TRADES = "tradeengine_trades_total"
 _SIGNAL_ID = re.compile(SIGNAL_ID_PATTERN)
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tradeengine.hooks import AuthFailures, HookStore, rejects_unknown, valid_hook_id
+from tradeengine.metrics import WEBHOOK_REQUESTS
 from tradeengine.pipeline.ingest import ingest
 from tradeengine.pipeline.ports import SignalQueue, SignalRecord
 from tradeengine.pipeline.recorder import Recorder
@@ -32,7 +33,6 @@ from tradeengine.tradingview import RETRY_WINDOW, read_alert
 
 log = logging.getLogger(__name__)
 
-REQUESTS = "tradeengine_webhook_requests_total"
 SOURCE = "webhook"
 
 
@@ -58,7 +58,7 @@ def receive(
 ) -> Outcome:
     counters = recorder.counters
     if failures.count(source_ip) >= limit:
-        counters.incr(REQUESTS, {"result": "rate_limited"})
+        counters.incr(WEBHOOK_REQUESTS, {"result": "rate_limited"})
         return Outcome("rate_limited")
     passphrase = body.get("passphrase")
     hook = hooks.get(hook_id) if valid_hook_id(hook_id) else None
@@ -71,31 +71,31 @@ def receive(
         accepted = hook.accepts(passphrase, now)
     if hook is None or not accepted:
         failed = failures.add(source_ip)
-        counters.incr(REQUESTS, {"result": "unauthorized"})
+        counters.incr(WEBHOOK_REQUESTS, {"result": "unauthorized"})
         log.warning("webhook refused: unknown hook or wrong secret (%d from this address this minute)", failed)
         return Outcome("unauthorized")
     alert = read_alert(body, hook, now)
     if isinstance(alert, list):
-        counters.incr(REQUESTS, {"result": "invalid", "strategy_id": hook.strategy_id})
+        counters.incr(WEBHOOK_REQUESTS, {"result": "invalid", "strategy_id": hook.strategy_id})
         return Outcome("invalid", errors=[e.as_json() for e in alert])
     earlier = recorder.store.get(alert.earlier_id)
     if earlier is not None and _same_hook(earlier, hook.hook_id) and now - earlier.created_at <= RETRY_WINDOW:
-        counters.incr(REQUESTS, {"result": "duplicate", "strategy_id": hook.strategy_id})
+        counters.incr(WEBHOOK_REQUESTS, {"result": "duplicate", "strategy_id": hook.strategy_id})
         return Outcome("duplicate", earlier.signal_id, earlier)
     result = ingest(alert.signal, source=SOURCE, recorder=recorder, queue=queue)
     labels = {"strategy_id": hook.strategy_id}
     if result.errors:
-        counters.incr(REQUESTS, {"result": "invalid", **labels})
+        counters.incr(WEBHOOK_REQUESTS, {"result": "invalid", **labels})
         return Outcome("invalid", result.signal_id, result.record, errors=result.errors)
     if result.conflict:
         # Under an id this hook derived, only the same alert can be recorded: it came again later in the
         # minute, dated by its receipt. Anything else holding the id (a strategy that chose it) is a conflict.
         if result.record is not None and _same_hook(result.record, hook.hook_id):
-            counters.incr(REQUESTS, {"result": "duplicate", **labels})
+            counters.incr(WEBHOOK_REQUESTS, {"result": "duplicate", **labels})
             return Outcome("duplicate", result.signal_id, result.record)
-        counters.incr(REQUESTS, {"result": "conflict", **labels})
+        counters.incr(WEBHOOK_REQUESTS, {"result": "conflict", **labels})
         return Outcome("conflict", result.signal_id, result.record, conflict=result.conflict)
-    counters.incr(REQUESTS, {"result": "duplicate" if result.duplicate else "accepted", **labels})
+    counters.incr(WEBHOOK_REQUESTS, {"result": "duplicate" if result.duplicate else "accepted", **labels})
     return Outcome("duplicate" if result.duplicate else "accepted", result.signal_id, result.record)
 
 
