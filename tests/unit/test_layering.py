@@ -105,3 +105,45 @@ def test_production_code_defines_no_test_double(path: Path) -> None:
     doubles = set().union(*(top_level_names(p) for p in DOUBLES))
     assert "memory_deps" in doubles and "create_table" in doubles  # the scan reads what tests/support defines
     assert sorted(top_level_names(path) & doubles) == []
+
+
+# --- observability is a leaf: logs and metrics close no import loop ------------------------------------------
+def module_of(path: Path) -> str:
+    parts = path.relative_to(CORE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each tradeengine module -> the tradeengine modules it imports (``from pkg import mod`` names ``pkg.mod``)."""
+    files = {module_of(p): p for p in CORE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.update(
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in files else node.module for a in node.names
+                )
+        graph[name] = {m for m in found if m in files and m != name}
+    return graph
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(graph[start])
+    while todo:
+        if (name := todo.pop()) not in seen:
+            seen.add(name)
+            todo.extend(graph[name])
+    return seen
+
+
+@pytest.mark.parametrize("name", ["tradeengine.logs", "tradeengine.metrics"])
+def test_the_observability_modules_are_in_no_import_cycle(name: str) -> None:
+    # observability.py once imported the in-memory test adapter, which closed a loop through pipeline/deps.py
+    # and api/prometheus.py. Lazy and TYPE_CHECKING imports count: a loop through them is one refactor away.
+    graph = import_graph()
+    assert "tradeengine.stores.counters" in reachable(graph, "tradeengine.pipeline.deps")  # it sees lazy imports
+    assert name not in reachable(graph, name), [m for m in reachable(graph, name) if name in reachable(graph, m)]
