@@ -55,6 +55,7 @@ def print_urls(ends: stack.Endpoints) -> None:
     table.add_row("NATS (JetStream)", f"{ends.nats}  subject signals.trading")
     table.add_row("Bridge metrics", f"{ends.bridge}/metrics")
     table.add_row("Local exchange", f"{ends.exchange}  (admin: /admin/price)")
+    table.add_row("Notification sink", f"{ends.sink}/received  (tradeengine notify add --url {ends.sink}/...)")
     table.add_row("AWS (MiniStack)", ends.aws)
     key_file = stack_dir() / "jwt-secret"
     with contextlib.suppress(ValueError):

@@ -199,6 +199,10 @@ SERVICES: dict[str, Service] = {
                 lambda p: _mongo_ok(p["main"]), 240),
         Service("exchange", "local.exchange", ("main",), _exchange_argv, _plain_env,
                 lambda p: _http_ok(f"http://127.0.0.1:{p['main']}/api/v3/ping"), 30),
+        # Telegram's bot API and any webhook a notification channel names, recorded (local/sink.py)
+        Service("sink", "local.sink", ("main",),
+                lambda _d, p, _c: [sys.executable, "-m", "local.sink", "--port", str(p["main"])], _plain_env,
+                lambda p: _http_ok(f"http://127.0.0.1:{p['main']}/health"), 30),
         Service("bridge", "functions.bridge", ("main",),
                 lambda _d, _p, _c: [sys.executable, "-m", "functions.bridge"], _bridge_env,
                 lambda p: _http_ok(f"http://127.0.0.1:{p['main']}/readyz"), 60),
@@ -206,7 +210,7 @@ SERVICES: dict[str, Service] = {
                 lambda p: procs.port_open(p["main"]), 15, fixed_ports=_api_ports),
     )
 }  # fmt: skip
-SERVERS = ("ministack", "nats", "secantusdb", "exchange")  # started first, in parallel; the bridge needs a deploy
+SERVERS = ("ministack", "nats", "secantusdb", "exchange", "sink")  # started first, in parallel; the bridge needs a deploy
 
 
 def start(service: Service, data: Path, ctx: Mapping[str, str]) -> dict[str, object]:

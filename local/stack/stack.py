@@ -35,6 +35,7 @@ class Endpoints:
     nats: str
     mongo: str
     exchange: str
+    sink: str  # local/sink.py: what the notifier sent (GET /received); Telegram's API at /telegram
     bridge: str
     functions: dict[str, str]  # logical id -> deployed function name
     jwt_secret: str
@@ -72,6 +73,8 @@ def stack_parameters(state: State) -> dict[str, str]:
         "MarketDataUrl": state.url("exchange"),
         "MongoDbUrl": state.url("secantusdb"),
         "JwtSecretKey": state.jwt_secret(),
+        # the notifier's Telegram channels post to the local sink, which records them (GET /received)
+        "TelegramApiUrl": f"{state.url('sink')}/telegram",
     }
 
 
@@ -163,6 +166,7 @@ def endpoints(state: State | None = None) -> Endpoints:
         nats=state.url("nats"),
         mongo=state.url("secantusdb"),
         exchange=state.url("exchange"),
+        sink=state.url("sink") if "sink" in state.servers else "",
         bridge=state.url("bridge") if "bridge" in state.servers else "",
         functions=functions,
         jwt_secret=state.jwt_secret(),
@@ -186,6 +190,6 @@ def status() -> dict[str, dict[str, Any]]:
     state = State.load()
     return {
         name: {**state.servers[name], "running": state.running(name)}
-        for name in ("ministack", "nats", "secantusdb", "exchange", "bridge", "api")
+        for name in ("ministack", "nats", "secantusdb", "exchange", "sink", "bridge", "api")
         if name in state.servers
     }
