@@ -31,12 +31,12 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from contracts.events import ExecutionEvent
+from tradeengine.metrics import NOTIFICATIONS
 from tradeengine.notifications import Channel, HttpRequest, build_request, message_text, route
 from tradeengine.pipeline.ports import Counters
 from tradeengine.pipeline.size import MalformedMessage, RetryLater
 
 log = logging.getLogger(__name__)
-NOTIFICATIONS = "tradeengine_notifications_total"
 MAX_BACKOFF_S = 900.0
 TRANSIENT_4XX = frozenset({408, 425, 429})
 
