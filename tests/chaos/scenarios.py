@@ -35,6 +35,7 @@ from tests.chaos.harness import (
     token,
 )
 from tests.chaos.scenarios_events import events_bus_unavailable
+from tests.chaos.scenarios_notify import notifier_target_down
 from tests.chaos.servers import Servers, bridge_proc
 
 
@@ -738,6 +739,7 @@ MATRIX: dict[str, Scenario] = {
     "partial_fills": partial_fills,
     "protection_trips_mid_burst": protection_trips_mid_burst,
     "events_bus_unavailable": events_bus_unavailable,
+    "notifier_target_down": notifier_target_down,
 }
 
 

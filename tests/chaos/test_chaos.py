@@ -14,6 +14,7 @@ pytestmark = pytest.mark.integration
 SUBSET = [
     "exchange_5xx",
     "events_bus_unavailable",
+    "notifier_target_down",
     "clock_skew_1021",
     "rate_limit_429_418",
     "venue_budget_exhausted",
