@@ -23,6 +23,8 @@ The exchange serves its rateLimits ×10 here (counted, not enforced): the engine
 order limit (Binance's 100 per 10 s would pace these phases at 9 orders/s), and these phases measure the
 engine. ``tests/perf/bench_venue.py`` runs next on the same servers: a burst at the limit, enforced.
 Bounded: BENCH_E2E_TIMEOUT seconds per phase. Figures only, no asserts; the goals are printed beside them.
+First, on the same servers, ``tests/perf/bench_calls.py`` counts what one signal costs (AWS requests,
+MongoDB writes, venue requests and handler CPU, per stage) beside a floor; its hooks do nothing after it.
 """
 
 from __future__ import annotations
@@ -318,17 +320,18 @@ def main() -> int:
     import logging
 
     from tests.chaos.servers import Servers
+    from tests.perf import bench_calls, bench_venue
 
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Petrosa/TradeEngine")
     logging.basicConfig(level=logging.CRITICAL)
+    bench_calls.install()  # before any AWS or MongoDB client: what one signal costs, counted first
     servers = Servers.start()
     out = sys.stdout
     log = (servers.work / "engine.log").open("w")
     sys.stdout = sys.stderr = log  # the handlers print EMF metrics and logs, as a Lambda does
     try:
-        from tests.perf import bench_venue
-
-        figures = run(servers)
+        figures, tables = bench_calls.run(servers)
+        figures.update(run(servers))
         figures.update(bench_venue.run(servers))
     finally:
         sys.stdout, sys.stderr = out, sys.__stderr__
@@ -336,6 +339,7 @@ def main() -> int:
         servers.stop()
     for key, value in figures.items():
         print(f"BENCH {key}={value}", flush=True)
+    print(tables, flush=True)
     return 0
 
 
