@@ -120,3 +120,19 @@ def test_an_account_limit_moves_the_trading_state_by_itself_and_audits_it():
     (event,) = deps.audit.events("protection:max_daily_loss_account")
     assert event.detail["trading_state"] == "HALTED" and event.code == "DAILY_LOSS_LIMIT"
     assert _send(deps, strategy_id="B", quantity="0.001").code in ("DAILY_LOSS_LIMIT", "TRADING_HALTED")
+
+
+def test_an_account_trip_is_an_execution_event_the_notifier_tells_as_a_protection():
+    from tradeengine.notifications import message_text, topic_of
+    from tradeengine.pipeline.events_out import MemoryOutbox, MemoryPublisher
+
+    from contracts.events import EventKind
+
+    deps = _deps(max_daily_loss_account=D("1"), protection_trading_state="REDUCING")
+    deps.events, deps.outbox = MemoryPublisher(), MemoryOutbox()
+    _stop_out(deps)
+    _send(deps, strategy_id="B", quantity="0.001")
+    (trip,) = [e for e in deps.events.events if e.kind is EventKind.PROTECTION]
+    assert (trip.strategy_id, trip.symbol, trip.code, trip.state) == ("*", "", "DAILY_LOSS_LIMIT", "REDUCING")
+    assert trip.event_id.startswith("protection:max_daily_loss_account:") and topic_of(trip) == "protections"
+    assert "PROTECTION DAILY_LOSS_LIMIT tripped · trading ACTIVE → REDUCING" in message_text(trip, "protections")

@@ -83,3 +83,4 @@ def _trip_account(trip: Trip, deps: Deps, now: datetime) -> None:
         deps.audit.record([event])
     except Exception as exc:  # the state is set; the log has it; the audit copy is best effort here
         log.warning("protection audit not written: %s", type(exc).__name__)
+    deps.events_out().book([event])  # told to the world (and the notifier) too; never raises
