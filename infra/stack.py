@@ -35,6 +35,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import ROOT, StackConfig
+from infra.tables import TABLES, TableSpec
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 METRICS_NAMESPACE = "Petrosa/TradeEngine"
@@ -106,37 +107,42 @@ class TradeEngineStack(Stack):
 
         add_monitoring(self)
 
-    # --- DynamoDB: the key schemas of tradeengine/stores/*.py::create_table ---------------------------------
-    def _table(self, cid: str, pk: str, *, sk: str | None = None, ttl: str | None = None, keep: bool) -> ddb.Table:
-        return ddb.Table(
+    # --- DynamoDB: each table as infra/tables.py defines it (the one definition) ---------------------------
+    def _table(self, spec: TableSpec) -> ddb.Table:
+        def key(name: str | None) -> ddb.Attribute | None:
+            return ddb.Attribute(name=name, type=ddb.AttributeType.STRING) if name else None
+
+        table = ddb.Table(
             self,
-            cid,
-            partition_key=ddb.Attribute(name=pk, type=ddb.AttributeType.STRING),
-            sort_key=ddb.Attribute(name=sk, type=ddb.AttributeType.STRING) if sk else None,
+            spec.logical_id,
+            partition_key=ddb.Attribute(name=spec.pk, type=ddb.AttributeType.STRING),
+            sort_key=key(spec.sk),
             billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
-            time_to_live_attribute=ttl,
+            time_to_live_attribute=spec.ttl,
             point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            deletion_protection=self.config.is_prod and keep,
-            removal_policy=RemovalPolicy.RETAIN if keep else RemovalPolicy.DESTROY,
+            deletion_protection=self.config.is_prod and spec.keep,
+            removal_policy=RemovalPolicy.RETAIN if spec.keep else RemovalPolicy.DESTROY,
         )
+        for index in spec.indexes:
+            table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=ddb.Attribute(name=index.pk, type=ddb.AttributeType.STRING),
+                sort_key=key(index.sk),
+                projection_type=ddb.ProjectionType.ALL,
+            )
+        return table
 
     def _tables(self) -> None:
-        self.signals_table = self._table("SignalsTable", "pk", ttl="expires_at", keep=True)
-        # sparse: open_state exists only while the order may be live, so the monitor never scans
-        self.signals_table.add_global_secondary_index(
-            index_name="open-signals",
-            partition_key=ddb.Attribute(name="open_state", type=ddb.AttributeType.STRING),
-            sort_key=ddb.Attribute(name="created_at", type=ddb.AttributeType.STRING),
-            projection_type=ddb.ProjectionType.ALL,
-        )
-        self.rules_table = self._table("RulesTable", "pk", ttl="expires_at", keep=False)
-        self.idempotency_table = self._table("IdempotencyTable", "id", ttl="expiration", keep=False)
-        self.paper_book_table = self._table("PaperBookTable", "pk", keep=True)
-        self.counters_table = self._table("CountersTable", "pk", sk="sk", ttl="expires_at", keep=True)
-        self.control_table = self._table("ControlTable", "pk", keep=True)
-        self.book_table = self._table("BookTable", "pk", sk="sk", keep=True)
+        made = {spec.logical_id: self._table(spec) for spec in TABLES}
+        self.signals_table = made["SignalsTable"]
+        self.rules_table = made["RulesTable"]
+        self.idempotency_table = made["IdempotencyTable"]
+        self.paper_book_table = made["PaperBookTable"]
+        self.counters_table = made["CountersTable"]
+        self.control_table = made["ControlTable"]
+        self.book_table = made["BookTable"]
 
     # --- SQS FIFO: group = symbol, dedup = signal id; DLQ after 5 receives, kept 14 days -------------------
     def _fifo(self, cid: str, name: str, dlq: sqs.IQueue | None) -> sqs.Queue:

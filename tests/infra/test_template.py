@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from infra.config import ROOT, load_template, parameter_values
-from tests.support import tables
 
 TEMPLATE = ROOT / "template.yaml"
 REQUIREMENTS = ROOT / "layers" / "deps" / "requirements.txt"
@@ -209,34 +208,23 @@ def test_queues_are_fifo_with_dlq_and_visibility_six_times_the_consumer_timeout(
         assert props["VisibilityTimeout"] == 6 * timeout
 
 
-class _RecordingDynamoDB:
-    """Stands in for a boto3 client: records what a table's creator in tests.support.tables asks for."""
+def test_every_table_is_its_one_definition() -> None:
+    """template.yaml's tables are infra/tables.py's (the CDK stack and the tests build from it), key for key."""
+    from infra.tables import BY_LOGICAL_ID as SPECS
 
-    def __init__(self) -> None:
-        self.table: dict[str, Any] = {}
-        self.ttl: str | None = None
-
-    def create_table(self, **kwargs: Any) -> None:
-        self.table = kwargs
-
-    def get_waiter(self, _name: str) -> Any:
-        return type("Waiter", (), {"wait": lambda *_a, **_k: None})()
-
-    def update_time_to_live(self, *, TableName: str, TimeToLiveSpecification: dict[str, Any]) -> None:
-        self.ttl = TimeToLiveSpecification["AttributeName"]
-
-
-@pytest.mark.parametrize("logical_id", sorted(tables.BY_LOGICAL_ID))
-def test_table_matches_its_store(logical_id: str) -> None:
-    ddb = _RecordingDynamoDB()
-    tables.BY_LOGICAL_ID[logical_id](ddb, "t")
-    props = _props(logical_id)
-    assert props["KeySchema"] == ddb.table["KeySchema"]
-    assert sorted(props["AttributeDefinitions"], key=str) == sorted(ddb.table["AttributeDefinitions"], key=str)
-    assert props.get("GlobalSecondaryIndexes", []) == ddb.table.get("GlobalSecondaryIndexes", [])
-    assert props["BillingMode"] == ddb.table["BillingMode"]
-    assert props.get("TimeToLiveSpecification", {}).get("AttributeName") == ddb.ttl
-    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    in_template = {k for k, v in RESOURCES.items() if v["Type"] == "AWS::DynamoDB::Table"}
+    assert in_template == set(SPECS)
+    for logical_id, spec in SPECS.items():
+        props = _props(logical_id)
+        assert props["KeySchema"] == spec.key_schema(), logical_id
+        assert sorted(props["AttributeDefinitions"], key=str) == sorted(spec.attribute_definitions(), key=str)
+        assert props.get("GlobalSecondaryIndexes", []) == spec.global_secondary_indexes(), logical_id
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        ttl = props.get("TimeToLiveSpecification")
+        assert (ttl and ttl["Enabled"] and ttl["AttributeName"]) == (spec.ttl or None), logical_id
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert RESOURCES[logical_id]["DeletionPolicy"] == ("Retain" if spec.keep else "Delete"), logical_id
+        assert ("DeletionProtectionEnabled" in props) == spec.keep, logical_id
 
 
 # --- least privilege --------------------------------------------------------------------------------------
@@ -412,7 +400,7 @@ def test_local_environment_needs_no_alarms_or_secrets() -> None:
     for name, fn in FUNCTIONS.items():
         env = GLOBAL_ENV | fn["Properties"]["Environment"]["Variables"]
         for var in ("JWT_SECRET_ID", "MONGODB_URL_SECRET_ID", "BINANCE_SECRET_ID"):
-            if var in env:  # set only under its Has<Name> condition, false on the laptop
+            if var in env and env[var] != NO_VALUE:  # set only under its Has<Name> condition, false on the laptop
                 condition, _when_set, when_empty = env[var]["Fn::If"]
                 assert not _has_value(condition, values) and when_empty == NO_VALUE, (name, var)
         granted = [p["Fn::If"][0] for p in fn["Properties"]["Policies"] if "Fn::If" in p]

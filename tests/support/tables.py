@@ -1,10 +1,9 @@
-"""The engine's tables and queues, created the way template.yaml declares them, for tests against a local
-emulator (MiniStack). Nothing in the Lambda layer creates a table or a queue: CloudFormation does that on
-AWS, and template.yaml is checked against these schemas (tests/infra/test_template.py), which are the
-schemas every store's integration test runs on.
+"""The engine's tables and queues, created for tests against a local emulator (MiniStack). Nothing in the
+Lambda layer creates a table or a queue: CloudFormation does that on AWS. The tables come from their one
+definition, infra/tables.py, which the CDK stack builds from and template.yaml is checked against
+(tests/infra/test_template.py); so every store's integration test runs on the deployed schema.
 
-One function per table of template.yaml, named by what it holds; ``BY_LOGICAL_ID`` maps the template's
-resource names to them.
+One function per table, named by what it holds; ``BY_LOGICAL_ID`` maps the template's resource names to them.
 """
 
 from __future__ import annotations
@@ -14,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tradeengine.stores import rules_cache, signal_state
+from infra.tables import BY_LOGICAL_ID as SPECS
+from infra.tables import TableSpec
 
 MAX_RECEIVE_COUNT = 5  # receives before a message goes to its DLQ (template.yaml's RedrivePolicy)
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum: time to look at what failed
@@ -23,92 +23,46 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum: time to look at what fa
 def create_table(
     ddb: Any, name: str, *, hash_key: str = "pk", range_key: str | None = None, ttl_attribute: str | None = None
 ) -> None:
-    """An on-demand table with string keys."""
-    keys = [{"AttributeName": hash_key, "KeyType": "HASH"}]
-    if range_key is not None:
-        keys.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    """An on-demand table with string keys (a test's own table, not one of the engine's)."""
+    create(ddb, TableSpec("adhoc", "a test's table", pk=hash_key, sk=range_key, ttl=ttl_attribute), name)
+
+
+def create(ddb: Any, spec: TableSpec, name: str) -> None:
+    """``spec`` (infra/tables.py, the one definition) as table ``name``, ready, its TTL on."""
+    extra: dict[str, Any] = {}
+    if spec.indexes:
+        extra["GlobalSecondaryIndexes"] = spec.global_secondary_indexes()
     ddb.create_table(
         TableName=name,
-        KeySchema=keys,
-        AttributeDefinitions=[{"AttributeName": k["AttributeName"], "AttributeType": "S"} for k in keys],
+        KeySchema=spec.key_schema(),
+        AttributeDefinitions=spec.attribute_definitions(),
         BillingMode="PAY_PER_REQUEST",
+        **extra,
     )
-    _ready(ddb, name, ttl_attribute)
-
-
-def _ready(ddb: Any, name: str, ttl_attribute: str | None) -> None:
     ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
-    if ttl_attribute is not None:
-        ddb.update_time_to_live(
-            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute}
-        )
+    if spec.ttl is not None:
+        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl})
 
 
-def signals(ddb: Any, name: str) -> None:
-    """stores.signal_state: one item per signal, and the open-signals index the monitor walks."""
-    open_state, created = signal_state.OPEN_ATTRIBUTE, "created_at"
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": open_state, "AttributeType": "S"},
-            {"AttributeName": created, "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": signal_state.OPEN_INDEX,
-                "KeySchema": [
-                    {"AttributeName": open_state, "KeyType": "HASH"},
-                    {"AttributeName": created, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    _ready(ddb, name, signal_state.TTL_ATTRIBUTE)
+def _of(logical_id: str) -> Callable[[Any, str], None]:
+    spec = SPECS[logical_id]
+
+    def make(ddb: Any, name: str) -> None:
+        create(ddb, spec, name)
+
+    make.__doc__ = spec.holds
+    return make
 
 
-def book(ddb: Any, name: str) -> None:
-    """stores.book: the fill ledger and the position summaries."""
-    create_table(ddb, name, range_key="sk")
+signals = _of("SignalsTable")
+book = _of("BookTable")
+counters = _of("CountersTable")
+control = _of("ControlTable")
+rules = _of("RulesTable")
+paper_book = _of("PaperBookTable")
+idempotency = _of("IdempotencyTable")
 
-
-def counters(ddb: Any, name: str) -> None:
-    """stores.counters, and on it the quota windows (stores.quotas, hence the TTL) and the venue budget."""
-    create_table(ddb, name, range_key="sk", ttl_attribute="expires_at")
-
-
-def control(ddb: Any, name: str) -> None:
-    """stores.control: the trading switch, the monitor's cursors, the hooks and the events outbox."""
-    create_table(ddb, name)
-
-
-def rules(ddb: Any, name: str) -> None:
-    """stores.rules_cache: one item per symbol's exchange filters."""
-    create_table(ddb, name, ttl_attribute=rules_cache.TTL_ATTRIBUTE)
-
-
-def paper_book(ddb: Any, name: str) -> None:
-    """stores.paper_book_dynamodb: the paper exchange's orders and balances."""
-    create_table(ddb, name)
-
-
-def idempotency(ddb: Any, name: str) -> None:
-    """The table powertools idempotency expects (pipeline.idempotency): ``id`` hash key, TTL on ``expiration``."""
-    create_table(ddb, name, hash_key="id", ttl_attribute="expiration")
-
-
-BY_LOGICAL_ID: dict[str, Callable[[Any, str], None]] = {
-    "BookTable": book,
-    "SignalsTable": signals,
-    "CountersTable": counters,
-    "ControlTable": control,
-    "RulesTable": rules,
-    "PaperBookTable": paper_book,
-    "IdempotencyTable": idempotency,
-}
+BY_LOGICAL_ID: dict[str, Callable[[Any, str], None]] = {logical_id: _of(logical_id) for logical_id in SPECS}
 
 
 @dataclass(frozen=True, slots=True)
