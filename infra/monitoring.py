@@ -1,43 +1,165 @@
-"""Dashboard and alarms of the CDK stack: latency, trades by status, errors, DLQ depth.
+"""Dashboard and alarms of the CDK stack: latency, trades by status, errors, DLQ depth, PnL and positions.
 
-Engine metrics are CloudWatch EMF from the functions (namespace POWERTOOLS_METRICS_NAMESPACE), named as the
-seed's Prometheus series; SEARCH expressions graph them whatever dimensions each series carries.
+``Monitoring`` is a construct handed what it watches (the functions, the queues and their DLQs, the HTTP
+API): it knows nothing of the stack that owns them, so the stack imports it and nothing imports back.
+Engine metrics are CloudWatch EMF from the functions (namespace ``tradeengine.metrics.NAMESPACE``), named
+as the Prometheus series; SEARCH expressions graph them whatever dimensions each series carries.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from aws_cdk import Duration
+from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
-
-if TYPE_CHECKING:
-    from infra.stack import TradeEngineStack
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+from tradeengine.metrics import ERRORS, LATENCY, NAMESPACE, POSITION_QUANTITY, REALIZED_PNL, TRADES
 
 PERIOD = Duration.minutes(1)
 
 
-def _search(stack: TradeEngineStack, metric: str, stat: str, label: str) -> cw.MathExpression:
-    from infra.stack import METRICS_NAMESPACE
+@dataclass(frozen=True)
+class Watched:
+    functions: Mapping[str, lambda_.IFunction]  # logical id -> function (its ErrorsAlarm is named after it)
+    queues: Mapping[str, sqs.IQueue]  # label -> a work queue (the age of its oldest message)
+    dead_letter_queues: Mapping[str, sqs.IQueue]  # alarm id -> DLQ
+    api: apigw.HttpApi
 
+
+class Monitoring(Construct):
+    def __init__(
+        self, scope: Construct, cid: str, *, watched: Watched, dashboard_name: str, alarm_topic_arn: str | None,
+        alarms: bool,
+    ) -> None:  # fmt: skip
+        super().__init__(scope, cid)
+        self.watched = watched
+        self.dashboard = self._dashboard(dashboard_name)
+        self.alarms: list[cw.Alarm] = self._alarms() if alarms else []
+        if alarm_topic_arn:
+            action = cw_actions.SnsAction(sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn))
+            for alarm in self.alarms:
+                alarm.add_alarm_action(action)
+        if self.alarms:
+            self.dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
+
+    def _dashboard(self, name: str) -> cw.Dashboard:
+        w = self.watched
+        dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=name, default_interval=Duration.hours(3))
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Latency: signal to exchange (p50/p99, EMF) and API Gateway",
+                left=[_search(LATENCY, "p50", "engine p50"), _search(LATENCY, "p99", "engine p99")],
+                right=[w.api.metric_latency(statistic="p99", period=PERIOD, label="HTTP API p99 (ms)")],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Function duration p99 (ms)",
+                left=[fn.metric_duration(statistic="p99", period=PERIOD, label=n) for n, fn in w.functions.items()],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title=f"Trades by status ({TRADES})", left=[_search(TRADES, "Sum", "")], stacked=True, width=12
+            ),
+            cw.GraphWidget(
+                title=f"Errors: engine ({ERRORS}), functions, HTTP 5xx",
+                left=[_search(ERRORS, "Sum", "")],
+                right=[
+                    *(fn.metric_errors(period=PERIOD, label=f"{n} errors") for n, fn in w.functions.items()),
+                    w.api.metric_server_error(period=PERIOD, label="HTTP 5xx"),
+                ],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Dead-letter queue depth",
+                left=[
+                    q.metric_approximate_number_of_messages_visible(
+                        period=PERIOD, statistic="Maximum", label=alarm_id.removesuffix("DeadLetterAlarm").lower()
+                    )
+                    for alarm_id, q in w.dead_letter_queues.items()
+                ],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Queue backlog: age of the oldest message (s)",
+                left=[
+                    q.metric_approximate_age_of_oldest_message(period=PERIOD, label=label)
+                    for label, q in w.queues.items()
+                ],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cw.GraphWidget(
+                title=f"Realized PnL per strategy, quote asset ({REALIZED_PNL}, the book)",
+                left=[_search(REALIZED_PNL, "Maximum", "")],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title=f"Position quantity per strategy and symbol ({POSITION_QUANTITY})",
+                left=[_search(POSITION_QUANTITY, "Maximum", "")],
+                width=12,
+            ),
+        )
+        return dashboard
+
+    def _alarms(self) -> list[cw.Alarm]:
+        w = self.watched
+        alarms: list[cw.Alarm] = []
+        for alarm_id, queue in w.dead_letter_queues.items():
+            metric = queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
+            alarms.append(self._above_zero(metric, alarm_id, f"{alarm_id}: a message went to the DLQ"))
+        for alarm_id, kind, what in (
+            ("ExitsNotPlacedAlarm", "exits_not_placed", "a filled entry's exits could not be placed (retried)"),
+            ("UnprotectedPositionAlarm", "unprotected_position", "a position stands without its exits: act now"),
+        ):
+            description = f"{alarm_id}: {what} (docs/OPERATIONS.md runbook)"
+            alarms.append(self._above_zero(_errors_of(kind), alarm_id, description))
+        for name, fn in w.functions.items():
+            metric = fn.metric_errors(period=Duration.minutes(5), statistic="Sum")
+            alarm_id = name.removesuffix("Function") + "ErrorsAlarm"
+            alarms.append(self._above_zero(metric, alarm_id, f"{name} raised (Lambda Errors)"))
+        return alarms
+
+    def _above_zero(self, metric: cw.IMetric, alarm_id: str, description: str) -> cw.Alarm:
+        """An alarm when ``metric`` is above 0 in one period; no data is not breaching."""
+        return cw.Alarm(
+            self,
+            alarm_id,
+            metric=metric,
+            alarm_description=description,
+            threshold=0,
+            evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+
+
+def _search(metric: str, stat: str, label: str) -> cw.MathExpression:
     return cw.MathExpression(
-        expression=f"SEARCH('Namespace=\"{METRICS_NAMESPACE}\" MetricName=\"{metric}\"', '{stat}', 60)",
+        expression=f"SEARCH('Namespace=\"{NAMESPACE}\" MetricName=\"{metric}\"', '{stat}', 60)",
         using_metrics={},
         label=label,
         period=PERIOD,
     )
 
 
-def _errors_of(stack: TradeEngineStack, kind: str) -> cw.MathExpression:
+def _errors_of(kind: str) -> cw.MathExpression:
     """tradeengine_errors_total{type=kind} (EMF) as execution and the monitor emit it, summed."""
-    from infra.stack import METRICS_NAMESPACE
 
     def metric(service: str) -> cw.Metric:
         return cw.Metric(
-            namespace=METRICS_NAMESPACE,
-            metric_name="tradeengine_errors_total",
+            namespace=NAMESPACE,
+            metric_name=ERRORS,
             dimensions_map={"service": service, "type": kind},
             statistic="Sum",
             period=PERIOD,
@@ -48,113 +170,3 @@ def _errors_of(stack: TradeEngineStack, kind: str) -> cw.MathExpression:
         using_metrics={"execution": metric("tradeengine-execution"), "monitor": metric("tradeengine-monitor")},
         period=PERIOD,
     )
-
-
-def _above_zero(stack: TradeEngineStack, metric: cw.IMetric, alarm_id: str, description: str) -> cw.Alarm:
-    """An alarm when ``metric`` is above 0 in one period; no data is not breaching."""
-    return metric.create_alarm(
-        stack,
-        alarm_id,
-        alarm_description=description,
-        threshold=0,
-        evaluation_periods=1,
-        comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-    )
-
-
-def add_monitoring(stack: TradeEngineStack) -> None:
-    fns = stack.functions.all
-    dlqs = {"signals": stack.signals_dlq, "orders": stack.orders_dlq, "notifications": stack.notifications_dlq}
-    dashboard = cw.Dashboard(
-        stack, "Dashboard", dashboard_name=f"{stack.stack_name}", default_interval=Duration.hours(3)
-    )
-    dashboard.add_widgets(
-        cw.GraphWidget(
-            title="Latency: signal to exchange (p50/p99, EMF) and API Gateway",
-            left=[
-                _search(stack, "tradeengine_latency_seconds", "p50", "engine p50"),
-                _search(stack, "tradeengine_latency_seconds", "p99", "engine p99"),
-            ],
-            right=[stack.api.metric_latency(statistic="p99", period=PERIOD, label="HTTP API p99 (ms)")],
-            width=12,
-        ),
-        cw.GraphWidget(
-            title="Function duration p99 (ms)",
-            left=[fn.metric_duration(statistic="p99", period=PERIOD, label=name) for name, fn in fns.items()],
-            width=12,
-        ),
-    )
-    dashboard.add_widgets(
-        cw.GraphWidget(
-            title="Trades by status (tradeengine_trades_total)",
-            left=[_search(stack, "tradeengine_trades_total", "Sum", "")],
-            stacked=True,
-            width=12,
-        ),
-        cw.GraphWidget(
-            title="Errors: engine (tradeengine_errors_total), functions, HTTP 5xx",
-            left=[_search(stack, "tradeengine_errors_total", "Sum", "")],
-            right=[
-                *(fn.metric_errors(period=PERIOD, label=f"{name} errors") for name, fn in fns.items()),
-                stack.api.metric_server_error(period=PERIOD, label="HTTP 5xx"),
-            ],
-            width=12,
-        ),
-    )
-    dashboard.add_widgets(
-        cw.GraphWidget(
-            title="Dead-letter queue depth",
-            left=[
-                q.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum", label=name)
-                for name, q in dlqs.items()
-            ],
-            width=12,
-        ),
-        cw.GraphWidget(
-            title="Queue backlog: age of the oldest message (s)",
-            left=[
-                stack.signals_queue.metric_approximate_age_of_oldest_message(period=PERIOD, label="signals"),
-                stack.orders_queue.metric_approximate_age_of_oldest_message(period=PERIOD, label="orders"),
-            ],
-            width=12,
-        ),
-    )
-    dashboard.add_widgets(
-        cw.GraphWidget(
-            title="Realized PnL per strategy, quote asset (tradeengine_realized_pnl, the book)",
-            left=[_search(stack, "tradeengine_realized_pnl", "Maximum", "")],
-            width=12,
-        ),
-        cw.GraphWidget(
-            title="Position quantity per strategy and symbol (tradeengine_position_quantity)",
-            left=[_search(stack, "tradeengine_position_quantity", "Maximum", "")],
-            width=12,
-        ),
-    )
-    if stack.config.is_local:
-        return  # the laptop has no CloudWatch to page anyone
-    topic_arn = stack.config.optional("AlarmTopicArn")
-    action = cw_actions.SnsAction(sns.Topic.from_topic_arn(stack, "AlarmTopic", topic_arn)) if topic_arn else None
-    alarms: list[cw.Alarm] = []
-    for name, queue in (
-        ("SignalsDeadLetterAlarm", stack.signals_dlq),
-        ("OrdersDeadLetterAlarm", stack.orders_dlq),
-        ("NotificationsDeadLetterAlarm", stack.notifications_dlq),
-    ):
-        metric = queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
-        alarms.append(_above_zero(stack, metric, name, f"{name}: a message went to the DLQ after 5 receives"))
-    for alarm_id, kind, what in (
-        ("ExitsNotPlacedAlarm", "exits_not_placed", "a filled entry's exits could not be placed (retried)"),
-        ("UnprotectedPositionAlarm", "unprotected_position", "a position stands without its exits: act now"),
-    ):
-        description = f"{alarm_id}: {what} (docs/OPERATIONS.md runbook)"
-        alarms.append(_above_zero(stack, _errors_of(stack, kind), alarm_id, description))
-    for name, fn in fns.items():
-        metric = fn.metric_errors(period=Duration.minutes(5), statistic="Sum")
-        alarm_id = name.removesuffix("Function") + "ErrorsAlarm"
-        alarms.append(_above_zero(stack, metric, alarm_id, f"{name} raised (Lambda Errors)"))
-    if action:
-        for alarm in alarms:
-            alarm.add_alarm_action(action)
-    dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=alarms, width=24))

@@ -19,26 +19,25 @@ from aws_cdk import (
     RemovalPolicy,
     Stack,
 )
-from aws_cdk import aws_apigatewayv2 as apigw
-from aws_cdk import aws_apigatewayv2_integrations as integrations
-from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from tradeengine.metrics import NAMESPACE
 
 from infra.config import ROOT, StackConfig
+from infra.http_api import add_http_api
+from infra.logs import log_group
+from infra.monitoring import Monitoring, Watched
 from infra.tables import TABLES, TableSpec
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
-METRICS_NAMESPACE = "Petrosa/TradeEngine"
+METRICS_NAMESPACE = NAMESPACE  # tradeengine.metrics: where the functions' EMF goes
 FUNCTION_TIMEOUT = Duration.seconds(30)
 QUEUE_VISIBILITY = Duration.seconds(6 * 30)  # AWS's guidance: 6 x the consumer's timeout
 MAX_RECEIVE_COUNT = 5
@@ -102,10 +101,25 @@ class TradeEngineStack(Stack):
         from infra.notifier import add_notifier  # after the events' grants: it publishes nothing
 
         self.functions.all["NotifierFunction"] = add_notifier(self, self.events_topic)
-        self.api = self._http_api()
-        from infra.monitoring import add_monitoring
-
-        add_monitoring(self)
+        self.api = add_http_api(self, self.functions.api, self.config)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            watched=Watched(
+                functions=self.functions.all,
+                queues={"signals": self.signals_queue, "orders": self.orders_queue,
+                        "notifications": self.notifications_queue},
+                dead_letter_queues={
+                    "SignalsDeadLetterAlarm": self.signals_dlq,
+                    "OrdersDeadLetterAlarm": self.orders_dlq,
+                    "NotificationsDeadLetterAlarm": self.notifications_dlq,
+                },
+                api=self.api,
+            ),
+            dashboard_name=self.stack_name,
+            alarm_topic_arn=self.config.optional("AlarmTopicArn"),
+            alarms=not config.is_local,  # the laptop has no CloudWatch to page anyone
+        )  # fmt: skip
 
     # --- DynamoDB: each table as infra/tables.py defines it (the one definition) ---------------------------
     def _table(self, spec: TableSpec) -> ddb.Table:
@@ -218,7 +232,7 @@ class TradeEngineStack(Stack):
         extra_env: dict[str, str] | None = None,
         secrets: bool = True,
     ) -> lambda_.Function:
-        log_group = _log_group(
+        group = log_group(
             self,
             f"{cid.removesuffix('Function')}LogGroup",
             f"/aws/lambda/{self.stack_name}-{folder}",
@@ -232,7 +246,7 @@ class TradeEngineStack(Stack):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{cid}: its tables, queues and secrets only",
         )
-        log_group.grant_write(role)
+        group.grant_write(role)
         fn = lambda_.Function(
             self,
             cid,
@@ -244,7 +258,7 @@ class TradeEngineStack(Stack):
             layers=[self.layer],
             timeout=timeout,
             memory_size=memory,
-            log_group=log_group,
+            log_group=group,
             environment={**self._common_environment(secrets), "POWERTOOLS_SERVICE_NAME": service, **(extra_env or {})},
         )
         for param, suffix in (("BinanceSecretName", "BinanceSecret"), ("MongoDbUrlSecretName", "MongoDbUrlSecret")):
@@ -334,90 +348,3 @@ class TradeEngineStack(Stack):
             "MonitorFunction": monitor,
         }
         return fns
-
-    # --- HTTP API: the $default route sends every path and method to FastAPI --------------------------------
-    def _http_api(self) -> apigw.HttpApi:
-        api = apigw.HttpApi(
-            self,
-            "HttpApi",
-            description="Petrosa Trading Engine API (JWT bearer auth in the app; /health, /ready, /live are public)",
-            default_integration=integrations.HttpLambdaIntegration(
-                "ApiIntegration",
-                self.functions.api,
-                payload_format_version=apigw.PayloadFormatVersion.VERSION_2_0,
-            ),
-            create_default_stage=False,
-        )
-        access_logs = _log_group(
-            self, "ApiAccessLogGroup", f"/aws/http-api/{self.stack_name}", self.config.get("LogRetentionDays")
-        )
-        stage = apigw.HttpStage(
-            self,
-            "HttpApiDefaultStage",
-            http_api=api,
-            stage_name="$default",
-            auto_deploy=True,
-            throttle=apigw.ThrottleSettings(rate_limit=50, burst_limit=100),
-            access_log_settings=_AccessLogs(access_logs),
-        )
-        self._custom_domain(api, stage)
-        return api
-
-    def _custom_domain(self, api: apigw.HttpApi, stage: apigw.HttpStage) -> None:
-        """template.yaml's ApiDomain, ApiDomainMapping and ApiDomainRecord: off unless ApiDomainName is set."""
-        name = self.config.optional("ApiDomainName")
-        if name is None:
-            return
-        certificate_arn = self.config.optional("ApiCertificateArn")
-        if certificate_arn is None:
-            raise ValueError("ApiDomainName needs ApiCertificateArn: an ACM certificate for it in this region")
-        domain = apigw.DomainName(
-            self,
-            "ApiDomain",
-            domain_name=name,
-            certificate=acm.Certificate.from_certificate_arn(self, "ApiCertificate", certificate_arn),
-            endpoint_type=apigw.EndpointType.REGIONAL,
-            security_policy=apigw.SecurityPolicy.TLS_1_2,
-        )
-        apigw.ApiMapping(self, "ApiDomainMapping", api=api, domain_name=domain, stage=stage)
-        if zone := self.config.optional("ApiHostedZoneId"):
-            route53.CfnRecordSet(
-                self,
-                "ApiDomainRecord",
-                hosted_zone_id=zone,
-                name=name,
-                type="A",
-                alias_target=route53.CfnRecordSet.AliasTargetProperty(
-                    dns_name=domain.regional_domain_name, hosted_zone_id=domain.regional_hosted_zone_id
-                ),
-            )
-
-
-@jsii.implements(apigw.IAccessLogSettings)
-class _AccessLogs:
-    def __init__(self, group: logs.ILogGroup) -> None:
-        self._destination = apigw.LogGroupLogDestination(group)
-
-    @property
-    def destination(self) -> apigw.IAccessLogDestination:
-        return self._destination
-
-    @property
-    def format(self) -> Any:
-        from aws_cdk import aws_apigateway as apigw_v1
-
-        return apigw_v1.AccessLogFormat.custom(
-            '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
-            '"requestTime":"$context.requestTime","method":"$context.httpMethod","path":"$context.path",'
-            '"status":"$context.status","latencyMs":"$context.responseLatency",'
-            '"integrationError":"$context.integrationErrorMessage"}'
-        )
-
-
-def _log_group(scope: Construct, cid: str, name: str, days: str) -> logs.LogGroup:
-    group = logs.LogGroup(scope, cid, log_group_name=name, removal_policy=RemovalPolicy.DESTROY)
-    # template.yaml's LogRetentionDays takes any value CloudWatch accepts; set it as is on the L1.
-    cfn = group.node.default_child
-    assert isinstance(cfn, logs.CfnLogGroup)
-    cfn.retention_in_days = int(days)
-    return group
