@@ -9,11 +9,12 @@ from decimal import Decimal
 
 import pytest
 from tradeengine.exchange.base import Unknown
+from tradeengine.pipeline.errors import MalformedMessage, RetryLater
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
 from tradeengine.pipeline.monitor import run_monitor
 from tradeengine.pipeline.recorder import AuditBacklog
-from tradeengine.pipeline.size import MalformedMessage, RetryLater, size_message
+from tradeengine.pipeline.size import size_message
 
 from contracts.status import SignalState
 from tests.conftest import INFO_2021, load_info, signal_dict

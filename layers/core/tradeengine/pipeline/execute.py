@@ -41,9 +41,9 @@ from tradeengine.metrics import ERRORS, LATENCY, LATENCY_BUCKETS, TRADES
 from tradeengine.pipeline import protection
 from tradeengine.pipeline.booking import BookUnavailable, book_order, refresh_position
 from tradeengine.pipeline.deps import Deps
+from tradeengine.pipeline.errors import MalformedMessage, RetryLater
 from tradeengine.pipeline.exits import describe_outcome, follow_exits, oco_request, order_summary
 from tradeengine.pipeline.recorder import Recorder
-from tradeengine.pipeline.size import MalformedMessage, RetryLater
 
 log = logging.getLogger(__name__)
 

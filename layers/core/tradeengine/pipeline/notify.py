@@ -33,8 +33,8 @@ from pydantic import ValidationError
 from contracts.events import ExecutionEvent
 from tradeengine.metrics import NOTIFICATIONS
 from tradeengine.notifications import Channel, HttpRequest, build_request, message_text, route
+from tradeengine.pipeline.errors import MalformedMessage, RetryLater
 from tradeengine.pipeline.ports import Counters
-from tradeengine.pipeline.size import MalformedMessage, RetryLater
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 900.0

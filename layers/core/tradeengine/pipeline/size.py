@@ -27,6 +27,7 @@ from tradeengine.metrics import TRADES
 from tradeengine.pipeline.booking import working_orders, working_records
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.entry_guard import refuse_entry
+from tradeengine.pipeline.errors import ConflictingSignal, MalformedMessage, RetryLater
 from tradeengine.pipeline.ingest import conflict_reason, received, record_invalid, same_content
 from tradeengine.pipeline.ports import SignalRecord
 from tradeengine.pipeline.quotas import MemoryWindows
@@ -37,28 +38,6 @@ from tradeengine.sizing import Holding, Market
 
 log = logging.getLogger(__name__)
 _SIGNAL_ID = re.compile(SIGNAL_ID_PATTERN)
-
-
-class MalformedMessage(ValueError):
-    """A message with no usable signal id: it cannot be recorded, so it must end in the DLQ."""
-
-
-class ConflictingSignal(MalformedMessage):
-    """Another signal under a signal_id already recorded for a different one: dead-lettered with the reason.
-
-    Never recorded REJECTED: the record belongs to the first signal, whose own message may still be on its way.
-    """
-
-
-class RetryLater(RuntimeError):
-    """A dependency (market data, the exchange) is unavailable: nothing was decided, retry the message.
-
-    ``delay_s``: retry no sooner than this (the queue consumer postpones the message that long).
-    """
-
-    def __init__(self, message: str, delay_s: float | None = None) -> None:
-        super().__init__(message)
-        self.delay_s = delay_s
 
 
 @dataclass(frozen=True, slots=True)

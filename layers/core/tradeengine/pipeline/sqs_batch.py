@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from tradeengine.pipeline.size import MalformedMessage, RetryLater
+from tradeengine.pipeline.errors import MalformedMessage, RetryLater
 
 log = logging.getLogger(__name__)
 
