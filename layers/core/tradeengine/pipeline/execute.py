@@ -31,33 +31,20 @@ from tradeengine.exchange.base import (
     ExchangeError,
     ExchangeOrder,
     OrderListResult,
-    OrderStatus,
     OtocoRequest,
     PlaceOutcome,
     Rejected,
     Unknown,
 )
 from tradeengine.metrics import ERRORS, LATENCY, LATENCY_BUCKETS, TRADES
-from tradeengine.pipeline import protection
 from tradeengine.pipeline.booking import BookUnavailable, book_order, refresh_position
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.errors import MalformedMessage, RetryLater
 from tradeengine.pipeline.exits import describe_outcome, follow_exits, oco_request, order_summary
+from tradeengine.pipeline.lifecycle import STATE_OF, exits_after_fill, exits_working
 from tradeengine.pipeline.recorder import Recorder
 
 log = logging.getLogger(__name__)
-
-STATE_OF = {
-    OrderStatus.NEW: SignalState.OPEN,
-    OrderStatus.PENDING_NEW: SignalState.OPEN,
-    OrderStatus.PARTIALLY_FILLED: SignalState.PARTIALLY_FILLED,
-    OrderStatus.FILLED: SignalState.FILLED,
-    OrderStatus.CANCELED: SignalState.CANCELED,
-    OrderStatus.PENDING_CANCEL: SignalState.OPEN,
-    OrderStatus.EXPIRED: SignalState.EXPIRED,
-    OrderStatus.EXPIRED_IN_MATCH: SignalState.EXPIRED,
-    OrderStatus.REJECTED: SignalState.FAILED,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,26 +280,6 @@ def _lookup_order(symbol: str, client_order_id: str, deps: Deps) -> ExchangeOrde
         return deps.exchange.get_order(symbol, client_order_id=client_order_id)
     except ExchangeError as exc:
         raise RetryLater(f"cannot look up {client_order_id}: {exc.message}") from exc
-
-
-def exits_working(plan: OrderPlan, execution: Mapping[str, Any]) -> bool:
-    """Whether a filled entry leaves exits for the monitor to follow: working at the exchange (placed with
-    the entry as one order list, or after the fill and accepted), or still to be placed (``pending``)."""
-    b = plan.brackets
-    if b is None:
-        return False
-    if b.placement is BracketPlacement.WITH_ENTRY and b.kind is BracketKind.OCO:
-        return True
-    return execution.get("protection") in (protection.PROTECTED, protection.PENDING)
-
-
-def exits_after_fill(plan: OrderPlan, entry: ExchangeOrder, deps: Deps) -> dict[str, Any]:
-    b = plan.brackets
-    if b is None:
-        return {}
-    if b.placement is BracketPlacement.WITH_ENTRY and b.kind is BracketKind.OCO:
-        return {"protection": protection.PROTECTED}  # the OTOCO's pair went live with the fill
-    return protection.first_attempt(plan, entry, deps)
 
 
 def _observe_latency(body: Mapping[str, Any], deps: Deps, now: datetime) -> None:

@@ -30,8 +30,8 @@ from tradeengine.metrics import ERRORS, TRADES
 from tradeengine.pipeline import protection
 from tradeengine.pipeline.booking import book_order
 from tradeengine.pipeline.deps import Deps
-from tradeengine.pipeline.execute import STATE_OF, exits_after_fill, exits_working
 from tradeengine.pipeline.exits import follow_exits, order_summary
+from tradeengine.pipeline.lifecycle import STATE_OF, exits_after_fill, exits_working
 from tradeengine.pipeline.ports import OpenPosition, SignalRecord
 from tradeengine.pipeline.recorder import Recorder
 

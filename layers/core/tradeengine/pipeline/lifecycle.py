@@ -1,0 +1,55 @@
+"""A signal's life after it is placed, as execution and the monitor both read it.
+
+- ``STATE_OF``: the signal state an exchange order status means (the same answer moves the signal the same
+  way whether the placement or a later lookup brought it);
+- ``exits_after_fill``: what a filled entry does about its exits (the OTOCO's pair went live with it, or the
+  first placement attempt of ``pipeline/protection.py``);
+- ``exits_working``: whether the monitor goes on following the signal after FILLED.
+
+A shared module, not a stage: execution and the monitor import this, never each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from contracts.orders import BracketKind, BracketPlacement, OrderPlan
+from contracts.status import SignalState
+from tradeengine.exchange.base import ExchangeOrder, OrderStatus
+from tradeengine.pipeline import protection
+
+if TYPE_CHECKING:
+    from tradeengine.pipeline.deps import Deps
+
+STATE_OF = {
+    OrderStatus.NEW: SignalState.OPEN,
+    OrderStatus.PENDING_NEW: SignalState.OPEN,
+    OrderStatus.PARTIALLY_FILLED: SignalState.PARTIALLY_FILLED,
+    OrderStatus.FILLED: SignalState.FILLED,
+    OrderStatus.CANCELED: SignalState.CANCELED,
+    OrderStatus.PENDING_CANCEL: SignalState.OPEN,
+    OrderStatus.EXPIRED: SignalState.EXPIRED,
+    OrderStatus.EXPIRED_IN_MATCH: SignalState.EXPIRED,
+    OrderStatus.REJECTED: SignalState.FAILED,
+}
+
+
+def exits_working(plan: OrderPlan, execution: Mapping[str, Any]) -> bool:
+    """Whether a filled entry leaves exits for the monitor to follow: working at the exchange (placed with
+    the entry as one order list, or after the fill and accepted), or still to be placed (``pending``)."""
+    b = plan.brackets
+    if b is None:
+        return False
+    if b.placement is BracketPlacement.WITH_ENTRY and b.kind is BracketKind.OCO:
+        return True
+    return execution.get("protection") in (protection.PROTECTED, protection.PENDING)
+
+
+def exits_after_fill(plan: OrderPlan, entry: ExchangeOrder, deps: Deps) -> dict[str, Any]:
+    b = plan.brackets
+    if b is None:
+        return {}
+    if b.placement is BracketPlacement.WITH_ENTRY and b.kind is BracketKind.OCO:
+        return {"protection": protection.PROTECTED}  # the OTOCO's pair went live with the fill
+    return protection.first_attempt(plan, entry, deps)
