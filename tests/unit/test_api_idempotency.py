@@ -7,7 +7,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from tradeengine.pipeline.ingest import ingest, received
+from tradeengine.pipeline.arrival import received
+from tradeengine.pipeline.ingest import ingest
 from tradeengine.pipeline.size import size_message
 from tradeengine.pipeline.sqs_batch import run_record
 

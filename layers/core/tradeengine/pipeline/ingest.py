@@ -21,11 +21,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts.errors import describe
-from contracts.rejection import RejectionCode
-from contracts.signal import SIGNAL_ID_PATTERN, Signal, content_digest, shown
+from contracts.signal import SIGNAL_ID_PATTERN, Signal
 from contracts.status import SignalState
 from tradeengine.metrics import SIGNALS
-from tradeengine.pipeline.ports import SignalQueue, SignalRecord, Transition
+from tradeengine.pipeline.arrival import conflict_reason, received, record_invalid, same_content
+from tradeengine.pipeline.ports import SignalQueue, SignalRecord
 from tradeengine.pipeline.recorder import Recorder
 
 _SIGNAL_ID = re.compile(SIGNAL_ID_PATTERN)
@@ -53,58 +53,6 @@ def signal_message(signal: Signal, source: str, received_at: datetime) -> dict[s
         "received_at": received_at.isoformat(),
         "signal": {**signal.model_dump(mode="json", exclude_none=True), "signal_id": signal.id},
     }
-
-
-def received(
-    signal_id: str, source: str, now: datetime, fields: Mapping[str, Any], signal: Signal | None = None
-) -> SignalRecord:
-    """A new signal's first record (RECEIVED); ``fields`` supply symbol and strategy when it did not validate."""
-    return SignalRecord(
-        signal_id=signal_id,
-        state=SignalState.RECEIVED,
-        version=1,
-        # An invalid signal's own text may not be valid UTF-8 (a lone surrogate): escaped, so the record can be read.
-        symbol=signal.symbol if signal else shown(str(fields.get("symbol", "")), 20),
-        strategy_id=signal.strategy_id if signal else shown(str(fields.get("strategy_id", "")), 128),
-        created_at=now,
-        updated_at=now,
-        source=source,
-        signal=signal.model_dump(mode="json", exclude_none=True) if signal else {},
-        history=(Transition(SignalState.RECEIVED, now, stage="ingest", detail={"source": source}),),
-    )
-
-
-def same_content(record: SignalRecord, signal: Signal) -> bool:
-    """Whether ``signal`` is the one ``record`` was made for (a retry), not another under a reused id."""
-    mine = content_digest(signal.model_dump(mode="json", exclude_none=True))
-    return bool(record.signal) and content_digest(record.signal) == mine
-
-
-def conflict_reason(record: SignalRecord, signal: Signal) -> str:
-    """Why ``signal`` cannot have ``record``'s id; names the key, never the other signal's content."""
-    whose = "its content" if signal.signal_id is None else "the client"
-    earlier = "a signal that was refused as invalid" if not record.signal else "a different signal"
-    return (
-        f"signal_id {record.signal_id!r} (given by {whose}) is already used by {earlier}; "
-        "a retry must repeat the same signal, a new signal needs a new signal_id"
-    )
-
-
-def record_invalid(
-    signal_id: str, fields: Mapping[str, Any], errors: list[dict[str, str]], source: str, recorder: Recorder
-) -> tuple[SignalRecord | None, bool]:
-    """Record a signal that failed validation as REJECTED(INVALID_SIGNAL). Returns (record, newly recorded)."""
-    reason = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    if not recorder.create(received(signal_id, source, recorder.clock(), fields)):
-        return recorder.store.get(signal_id), False
-    rejected = recorder.advance(
-        signal_id,
-        SignalState.REJECTED,
-        code=RejectionCode.INVALID_SIGNAL.value,
-        reason=reason,
-        detail={"errors": errors},
-    )
-    return rejected, True
 
 
 def ingest(raw: Mapping[str, Any], *, source: str, recorder: Recorder, queue: SignalQueue) -> IngestResult:

@@ -24,11 +24,11 @@ from contracts.status import SignalState
 from tradeengine.engine import decide
 from tradeengine.exchange.base import ExchangeError
 from tradeengine.metrics import TRADES
+from tradeengine.pipeline.arrival import conflict_reason, received, record_invalid, same_content
 from tradeengine.pipeline.booking import working_orders, working_records
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.entry_guard import refuse_entry
 from tradeengine.pipeline.errors import ConflictingSignal, MalformedMessage, RetryLater
-from tradeengine.pipeline.ingest import conflict_reason, received, record_invalid, same_content
 from tradeengine.pipeline.ports import SignalRecord
 from tradeengine.pipeline.quotas import MemoryWindows
 from tradeengine.pipeline.recorder import Recorder
