@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts.money import plain
-from contracts.orders import BracketKind, BracketPlacement, OrderPlan
+from contracts.orders import OrderPlan
 from contracts.rejection import RejectionCode
 from contracts.status import SignalState
 from tradeengine.decimals import floor_to_step
@@ -31,7 +31,6 @@ from tradeengine.exchange.base import (
     ExchangeError,
     ExchangeOrder,
     OrderListResult,
-    OtocoRequest,
     PlaceOutcome,
     Rejected,
     Unknown,
@@ -40,7 +39,7 @@ from tradeengine.metrics import ERRORS, LATENCY, LATENCY_BUCKETS, TRADES
 from tradeengine.pipeline.booking import BookUnavailable, book_order, refresh_position
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.errors import MalformedMessage, RetryLater
-from tradeengine.pipeline.exits import describe_outcome, follow_exits, oco_request, order_summary
+from tradeengine.pipeline.exits import describe_outcome, follow_exits, order_summary, otoco_request, with_entry
 from tradeengine.pipeline.lifecycle import STATE_OF, exits_after_fill, exits_working
 from tradeengine.pipeline.recorder import Recorder
 
@@ -107,9 +106,7 @@ def _admit(plan: OrderPlan, deps: Deps) -> None:
     admit = getattr(deps.exchange, "admit", None)
     if admit is None:
         return
-    b = plan.brackets
-    with_entry = b is not None and b.placement is BracketPlacement.WITH_ENTRY and b.kind is BracketKind.OCO
-    wait = admit(plan.order.new_client_order_id, 3 if with_entry else 1)  # an OTOCO counts 3 orders
+    wait = admit(plan.order.new_client_order_id, 3 if with_entry(plan.brackets) else 1)  # an OTOCO counts 3 orders
     if wait is not None:
         raise RetryLater(f"the venue's order budget is spent: placing in {wait:.1f} s", wait)
 
@@ -129,18 +126,8 @@ def _wait_out_in_flight(submitted_at: datetime, deps: Deps, recorder: Recorder) 
 
 
 def _place(plan: OrderPlan, deps: Deps) -> PlaceOutcome:
-    b = plan.brackets
-    if (
-        b is not None
-        and b.placement is BracketPlacement.WITH_ENTRY
-        and b.kind is BracketKind.OCO
-        and b.stop_loss is not None
-        and b.take_profit is not None
-        and b.quantity is not None
-    ):
-        pending = oco_request(plan.order.symbol, b, b.quantity)
-        return deps.exchange.place_otoco(OtocoRequest(working=plan.order, pending=pending))
-    return deps.exchange.place_order(plan.order)
+    otoco = otoco_request(plan)
+    return deps.exchange.place_otoco(otoco) if otoco is not None else deps.exchange.place_order(plan.order)
 
 
 def _lookup(plan: OrderPlan, deps: Deps) -> ExchangeOrder | None:

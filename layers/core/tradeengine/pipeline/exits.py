@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from contracts.money import plain
-from contracts.orders import BracketKind, Brackets, OrderPlan, OrderRequest, Side
+from contracts.orders import BracketKind, BracketPlacement, Brackets, OrderPlan, OrderRequest, Side
 from tradeengine.brackets import level_minimum, split
 from tradeengine.decimals import ONE, floor_to_step
 from tradeengine.exchange.base import (
@@ -17,6 +17,7 @@ from tradeengine.exchange.base import (
     OcoRequest,
     OrderListResult,
     OrderStatus,
+    OtocoRequest,
     PlaceOutcome,
     Rejected,
     Unknown,
@@ -118,6 +119,19 @@ def _resolved(plan: OrderPlan, b: Brackets, exchange: Exchange) -> ExchangeOrder
     order = exchange.get_order(plan.order.symbol, client_order_id=b.stop_loss.new_client_order_id)
     assert order is not None
     return order
+
+
+def with_entry(b: Brackets | None) -> bool:
+    """The exits go with a limit entry as one OTOCO: live the moment it fills, nothing to place after it."""
+    return b is not None and b.placement is BracketPlacement.WITH_ENTRY and b.kind is BracketKind.OCO
+
+
+def otoco_request(plan: OrderPlan) -> OtocoRequest | None:
+    """The entry and its exit pair as one order list, when the exits go with the entry; else None."""
+    b = plan.brackets
+    if not with_entry(b) or b is None or b.stop_loss is None or b.take_profit is None or b.quantity is None:
+        return None
+    return OtocoRequest(working=plan.order, pending=oco_request(plan.order.symbol, b, b.quantity))
 
 
 def oco_request(symbol: str, b: Brackets, qty: Decimal) -> OcoRequest:

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from contracts.orders import BracketKind, BracketPlacement, OrderPlan
+from contracts.orders import OrderPlan
 from contracts.status import SignalState
 from tradeengine.exchange.base import ExchangeOrder, OrderStatus
 from tradeengine.pipeline import protection
+from tradeengine.pipeline.exits import with_entry
 
 if TYPE_CHECKING:
     from tradeengine.pipeline.deps import Deps
@@ -41,7 +42,7 @@ def exits_working(plan: OrderPlan, execution: Mapping[str, Any]) -> bool:
     b = plan.brackets
     if b is None:
         return False
-    if b.placement is BracketPlacement.WITH_ENTRY and b.kind is BracketKind.OCO:
+    if with_entry(b):
         return True
     return execution.get("protection") in (protection.PROTECTED, protection.PENDING)
 
@@ -50,6 +51,6 @@ def exits_after_fill(plan: OrderPlan, entry: ExchangeOrder, deps: Deps) -> dict[
     b = plan.brackets
     if b is None:
         return {}
-    if b.placement is BracketPlacement.WITH_ENTRY and b.kind is BracketKind.OCO:
+    if with_entry(b):
         return {"protection": protection.PROTECTED}  # the OTOCO's pair went live with the fill
     return protection.first_attempt(plan, entry, deps)
