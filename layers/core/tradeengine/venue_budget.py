@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Protocol
 
+from tradeengine.exchange.codes import TOO_MANY_ORDERS, TOO_MANY_REQUESTS
+
 INTERVAL_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400}
 _LETTER = {"SECOND": "S", "MINUTE": "M", "HOUR": "H", "DAY": "D"}
 _SHORT = {"REQUEST_WEIGHT": "W", "ORDERS": "O", "RAW_REQUESTS": "R"}
@@ -56,7 +58,11 @@ WEIGHT = {
     "my_trades": 20,
 }
 
-BUDGET_CODE = {"REQUEST_WEIGHT": -1003, "RAW_REQUESTS": -1003, "ORDERS": -1015}
+BUDGET_CODE = {
+    "REQUEST_WEIGHT": TOO_MANY_REQUESTS,
+    "RAW_REQUESTS": TOO_MANY_REQUESTS,
+    "ORDERS": TOO_MANY_ORDERS,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +161,7 @@ def plan_takes(limits: Sequence[RateLimit], cost: Cost, now_s: float, shares: Sh
 class BudgetSpent(Exception):
     """The budget of one window is spent: come back in ``delay_s`` (the message waits in SQS, never a Lambda)."""
 
-    def __init__(self, limit: str, delay_s: float, code: int = -1003) -> None:
+    def __init__(self, limit: str, delay_s: float, code: int = TOO_MANY_REQUESTS) -> None:
         super().__init__(f"the venue's budget is spent ({limit}): retry in {delay_s:.1f} s")
         self.limit = limit
         self.delay_s = delay_s
@@ -220,7 +226,7 @@ class VenueBudget:
     def spend(self, cost: Cost) -> None:
         now = self.now()
         for scope in ("weight", "orders") if cost.entry and cost.orders else ("weight",):
-            until, code = self._local_until.get(scope, (0.0, -1003))
+            until, code = self._local_until.get(scope, (0.0, TOO_MANY_REQUESTS))
             if until > now:
                 self.denied += 1
                 raise BudgetSpent(f"waiting for the {scope} window to end", until - now, code)
@@ -235,7 +241,7 @@ class VenueBudget:
         rank_on = min(takes, key=lambda t: (t.limit.kind != "ORDERS", t.limit.window_s))
         item = self.store.deny(f"D{rank_on.attribute}")
         delay, reason, kind = denial_delay(takes, item, rank_on, now)
-        code = BUDGET_CODE.get(kind, -1003)
+        code = BUDGET_CODE.get(kind, TOO_MANY_REQUESTS)
         if kind == "ORDERS" and cost.entry:
             self._local_until["orders"] = (now + min(delay, rank_on.limit.left_s(now)), code)
         elif kind != "ORDERS":
@@ -259,7 +265,8 @@ class VenueBudget:
 
     def rate_limited(self, retry_after_s: float) -> None:
         until = self.now() + max(retry_after_s, 1.0)
-        self._local_until["weight"] = (max(self._local_until.get("weight", (0.0, -1003))[0], until), -1003)
+        code = TOO_MANY_REQUESTS
+        self._local_until["weight"] = (max(self._local_until.get("weight", (0.0, code))[0], until), code)
         self.store.block(until)
 
 

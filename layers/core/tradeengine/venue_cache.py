@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+from tradeengine.exchange import codes
 from tradeengine.exchange.base import Balance, ExchangeError
 
 TICKERS = "tickers"
@@ -107,7 +108,7 @@ class VenueCache:
     def price(self, symbol: str) -> Decimal:
         prices: dict[str, Decimal] = self._shared(TICKERS, self.ages.ticker_s, self._fetch_tickers)
         if symbol not in prices:
-            raise ExchangeError(-1121, "Invalid symbol.", 400)
+            raise ExchangeError(codes.INVALID_SYMBOL, "Invalid symbol.", 400)
         return prices[symbol]
 
     def average_price(self, symbol: str) -> Decimal:

@@ -19,14 +19,13 @@ from tradeengine.api.encode import balance_json, jsonable, order_json
 from tradeengine.api.errors import ApiError
 from tradeengine.api.schemas import ERROR_RESPONSES
 from tradeengine.api.tokens import Principal, Scope
+from tradeengine.exchange import codes
 from tradeengine.exchange.base import Accepted, ExchangeError, ExchangeOrder, Rejected, Unknown
+from tradeengine.exchange.errors import NOT_FOUND_CODES
 from tradeengine.pipeline.deps import Deps
 
 router = APIRouter(tags=["exchange"])
 T = TypeVar("T")
-
-INVALID_SYMBOL = -1121
-UNKNOWN_ORDER_CODES = frozenset({-2011, -2013})
 
 Symbol = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{2,20}$", description="e.g. BTCUSDT")]
 OrderRef = Annotated[
@@ -52,10 +51,10 @@ def _exchange_error(
     code: int, message: str, retryable: bool, what: str, retry_after: float | None = None, symbol: str | None = None
 ) -> ApiError:
     detail = [{"field": None, "rule": f"exchange:{code}", "message": message}]
-    if code == INVALID_SYMBOL:  # name the symbol, not the order that was looked up on it
+    if code == codes.INVALID_SYMBOL:  # name the symbol, not the order that was looked up on it
         detail[0]["field"] = "symbol"
         return ApiError(404, "unknown_symbol", f"the exchange does not know the symbol {symbol or what}", detail)
-    if code in UNKNOWN_ORDER_CODES:
+    if code in NOT_FOUND_CODES:
         return ApiError(404, "order_not_found", f"the exchange has no {what}", detail)
     if retryable:
         seconds = str(max(1, round(retry_after or 1)))

@@ -33,7 +33,7 @@ from binance.exceptions import BinanceAPIException, BinanceRequestException
 
 from contracts.money import plain
 from contracts.orders import OrderRequest
-from tradeengine.exchange import errors
+from tradeengine.exchange import codes, errors
 from tradeengine.exchange.base import (
     Accepted,
     Balance,
@@ -184,11 +184,11 @@ class BinanceExchange:
         self, call: Callable[..., Any], params: Mapping[str, Any], signed: bool = True, cost: Cost | None = None
     ) -> Any:
         if signed and not self._has_credentials:
-            raise ExchangeError(-2014, "no API credentials configured for this venue", 401)
+            raise ExchangeError(codes.BAD_API_KEY_FMT, "no API credentials configured for this venue", 401)
         wait = self._backoff_until - time.monotonic()
         if wait > 0:  # still inside a Retry-After window: refuse here instead of sending
             raise ExchangeError(
-                errors.TOO_MANY_REQUESTS, "backing off after a rate limit", 429, True, {"retry_after_s": wait}
+                codes.TOO_MANY_REQUESTS, "backing off after a rate limit", 429, True, {"retry_after_s": wait}
             )
         if cost is not None:
             self._spend(cost)
@@ -196,7 +196,7 @@ class BinanceExchange:
             try:
                 return self._invoke(call, params)
             except BinanceAPIException as exc:
-                if exc.code != errors.INVALID_TIMESTAMP or not signed:
+                if exc.code != codes.INVALID_TIMESTAMP or not signed:
                     raise
             self.sync_time()
             self._spend(Cost(cost.weight if cost is not None else 1))  # the same request, once more
@@ -349,7 +349,7 @@ class BinanceExchange:
     def place_otoco(self, request: OtocoRequest) -> PlaceOutcome:
         working, pending = request.working, request.pending
         if working.price is None or working.quantity is None:
-            return Rejected(-1102, "an OTOCO working order needs a price and a quantity")
+            return Rejected(codes.MALFORMED_PARAM, "an OTOCO working order needs a price and a quantity")
         params: dict[str, str] = {
             "symbol": working.symbol,
             "listClientOrderId": pending.list_client_order_id,

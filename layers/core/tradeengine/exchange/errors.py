@@ -19,22 +19,19 @@ import re
 import time
 from collections.abc import Mapping
 
+from tradeengine.exchange import codes
 from tradeengine.exchange.base import Rejected, Unknown
 
-# Binance's codes that mean "try later", whatever the HTTP status.
-TOO_MANY_REQUESTS = -1003
-TOO_MANY_ORDERS = -1015
-SERVER_BUSY = -1008
-INVALID_TIMESTAMP = -1021
-RETRYABLE_CODES = frozenset({TOO_MANY_REQUESTS, TOO_MANY_ORDERS, SERVER_BUSY, INVALID_TIMESTAMP})
+# Binance's codes (codes.py) that mean "try later", whatever the HTTP status.
+RETRYABLE_CODES = frozenset(
+    {codes.TOO_MANY_REQUESTS, codes.TOO_MANY_ORDERS, codes.SERVER_BUSY, codes.INVALID_TIMESTAMP}
+)
 
 # "Execution status unknown" in Binance's own words: the order may or may not be on the book.
-UNKNOWN_STATUS_CODES = frozenset({-1006, -1007})
+UNKNOWN_STATUS_CODES = frozenset({codes.UNEXPECTED_RESP, codes.TIMEOUT})
 
 # Lookups that found nothing: the order (or list) does not exist.
-NO_SUCH_ORDER = -2013
-CANCEL_REJECTED = -2011
-NOT_FOUND_CODES = frozenset({NO_SUCH_ORDER, CANCEL_REJECTED})
+NOT_FOUND_CODES = frozenset({codes.NO_SUCH_ORDER, codes.CANCEL_REJECTED})
 
 RATE_LIMIT_STATUSES = frozenset({418, 429})
 
@@ -98,10 +95,10 @@ def classify_response(
     """The outcome of an HTTP error answer from the exchange (status >= 400)."""
     message = scrub(message or "")
     error_code = code if code is not None else 0
-    if http_status in RATE_LIMIT_STATUSES or error_code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
+    if http_status in RATE_LIMIT_STATUSES or error_code in (codes.TOO_MANY_REQUESTS, codes.TOO_MANY_ORDERS):
         retry_after = retry_after_seconds(headers)
         return Rejected(
-            code=error_code or TOO_MANY_REQUESTS,
+            code=error_code or codes.TOO_MANY_REQUESTS,
             message=message or f"rate limited (HTTP {http_status})",
             http_status=http_status,
             retryable=True,

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
+from tradeengine.exchange import codes
 from tradeengine.exchange.base import ExchangeError
 
 
@@ -42,7 +43,7 @@ class FixedMarketData:
 
     def price(self, symbol: str) -> Decimal:
         if symbol not in self.prices:
-            raise ExchangeError(-1121, "Invalid symbol.", 400)
+            raise ExchangeError(codes.INVALID_SYMBOL, "Invalid symbol.", 400)
         return self.prices[symbol]
 
     def average_price(self, symbol: str) -> Decimal:
@@ -70,7 +71,7 @@ class RestMarketData:
         query = f"?{urllib.parse.urlencode({'symbol': symbol})}" if symbol is not None else ""
         url = f"{self.base_url}{path}{query}"
         if not url.startswith(("http://", "https://")):
-            raise ExchangeError(-1000, f"market data URL must be http(s): {self.base_url}")
+            raise ExchangeError(codes.UNKNOWN, f"market data URL must be http(s): {self.base_url}")
         try:
             with urllib.request.urlopen(url, timeout=self.timeout_s) as reply:  # noqa: S310 (scheme checked above)
                 body: dict[str, Any] = json.loads(reply.read())
@@ -78,10 +79,10 @@ class RestMarketData:
         except urllib.error.HTTPError as exc:
             detail = _error_body(exc)
             raise ExchangeError(
-                int(detail.get("code", -1000)), str(detail.get("msg", exc.reason)), exc.code, exc.code >= 500
+                int(detail.get("code", codes.UNKNOWN)), str(detail.get("msg", exc.reason)), exc.code, exc.code >= 500
             ) from exc
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise ExchangeError(-1001, f"market data unreachable: {exc}", 0, retryable=True) from exc
+            raise ExchangeError(codes.DISCONNECTED, f"market data unreachable: {exc}", 0, retryable=True) from exc
 
 
 def _error_body(exc: urllib.error.HTTPError) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from contracts.orders import OrderRequest
+from tradeengine.exchange import codes
 from tradeengine.exchange.matching_book import OrderBook, crosses, triggers
 from tradeengine.exchange.matching_state import (
     DUPLICATE_ORDER,
@@ -66,7 +67,9 @@ class Book(OrderBook):
         """An entry order plus an OCO pair that starts working when the entry has filled."""
         symbol = self._check_pair(pending, list_client_order_id)
         if working.symbol != symbol or working.side == pending[0].side:
-            raise MatchingError(-1106, "The pending orders must be on the other side of the working order.")
+            raise MatchingError(
+                codes.PARAM_NOT_REQUIRED, "The pending orders must be on the other side of the working order."
+            )
         self.prices[symbol] = price
         self.validate(working, price, average)
         for leg in pending:
@@ -92,7 +95,7 @@ class Book(OrderBook):
             order_list_id = self.list_client_ids.get(list_client_order_id)
         found = self.lists.get(order_list_id) if order_list_id is not None else None
         if found is None:
-            raise MatchingError(-2018, "Order list does not exist.")
+            raise MatchingError(codes.BALANCE_NOT_SUFFICIENT, "Order list does not exist.")
         return found
 
     def list_orders(self, order_list: OrderList) -> list[Order]:
@@ -171,13 +174,15 @@ class Book(OrderBook):
 
     def _check_pair(self, legs: Sequence[OrderRequest], list_client_order_id: str) -> str:
         if len(legs) != 2:
-            raise MatchingError(-1102, "An OCO needs exactly two orders.")
+            raise MatchingError(codes.MALFORMED_PARAM, "An OCO needs exactly two orders.")
         first, second = legs
         if first.symbol != second.symbol or first.side != second.side or first.quantity != second.quantity:
-            raise MatchingError(-1106, "Both OCO orders must have the same symbol, side and quantity.")
+            raise MatchingError(
+                codes.PARAM_NOT_REQUIRED, "Both OCO orders must have the same symbol, side and quantity."
+            )
         rules = self.rules.get(first.symbol)
         if rules is not None and not rules.oco_allowed:
-            raise MatchingError(-1013, "OCO orders are not supported for this symbol.")
+            raise MatchingError(codes.FILTER_FAILURE, "OCO orders are not supported for this symbol.")
         existing = self.list_client_ids.get(list_client_order_id)
         if existing is not None and self.lists[existing].list_order_status != "ALL_DONE":
             raise refuse(DUPLICATE_ORDER)

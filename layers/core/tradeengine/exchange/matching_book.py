@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any, Self
 
 from contracts.orders import OrderRequest
+from tradeengine.exchange import codes
 from tradeengine.exchange import matching_trailing as trailing
 from tradeengine.exchange.matching_depth import level_size, step_for, walk
 from tradeengine.exchange.matching_funds import Funds
@@ -52,7 +53,12 @@ _MARKET_ON_TRIGGER = ("STOP_LOSS", "TAKE_PROFIT")
 HISTORY_LIMIT = 1000  # closed orders and trades kept in the state (a DynamoDB item is at most 400 KB)
 
 # Violations of rules.check that are not filter failures carry their own Binance codes.
-_VIOLATION_CODES = {"SYMBOL": -1121, "ORDER_TYPE": -1014, "PRICE": -1102, "STOP_PRICE": -1102}
+_VIOLATION_CODES = {
+    "SYMBOL": codes.INVALID_SYMBOL,
+    "ORDER_TYPE": codes.UNKNOWN_ORDER_COMPOSITION,
+    "PRICE": codes.MALFORMED_PARAM,
+    "STOP_PRICE": codes.MALFORMED_PARAM,
+}
 
 
 def triggers(order_type: str, side: str, stop: Decimal, price: Decimal) -> bool:
@@ -138,7 +144,8 @@ class OrderBook(Funds):
         if not rules.trading:
             raise refuse(MARKET_CLOSED)
         if order.type.needs_time_in_force and order.time_in_force is None:
-            raise MatchingError(-1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
+            missing = "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed."
+            raise MatchingError(codes.MALFORMED_PARAM, missing)
         open_here = self.open_orders(order.symbol)
         ctx = OrderContext(
             average_price=average if average is not None else price,
@@ -381,4 +388,4 @@ def _by_id(order: Order) -> int:
 
 
 def _violation_error(violation: Violation) -> MatchingError:
-    return MatchingError(_VIOLATION_CODES.get(violation.filter, -1013), violation.message)
+    return MatchingError(_VIOLATION_CODES.get(violation.filter, codes.FILTER_FAILURE), violation.message)

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from contracts.orders import BinanceOrderType, OrderRequest
 from tradeengine.decimals import quantize_places
+from tradeengine.exchange import codes
 from tradeengine.exchange import matching_trailing as trailing
 from tradeengine.exchange.matching_depth import walk, walk_cost, walk_quote
 from tradeengine.exchange.matching_state import INSUFFICIENT_BALANCE, ZERO, MatchingConfig, MatchingError, Order, refuse
@@ -102,5 +103,5 @@ class Funds:
         qty = walk_quote(self.config, rules, order.side.value, price, order.quote_order_qty)
         lot = rules.lot_for(BinanceOrderType.MARKET)
         if qty <= 0 or (lot.min_qty > 0 and qty < lot.min_qty):
-            raise MatchingError(-1013, "Filter failure: LOT_SIZE")
+            raise MatchingError(codes.FILTER_FAILURE, "Filter failure: LOT_SIZE")
         return qty

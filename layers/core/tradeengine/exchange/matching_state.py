@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from contracts.money import plain
+from tradeengine.exchange import codes
 
 ZERO = Decimal(0)
 
@@ -26,14 +27,14 @@ class MatchingError(Exception):
 
 
 # Binance's own texts, so a client that matches on them behaves as it would against the real venue.
-INSUFFICIENT_BALANCE = (-2010, "Account has insufficient balance for requested action.")
-DUPLICATE_ORDER = (-2010, "Duplicate order sent.")
-WOULD_TAKE = (-2010, "Order would immediately match and take.")
-WOULD_TRIGGER = (-2010, "Stop price would trigger immediately.")
-MARKET_CLOSED = (-2010, "Market is closed.")
-UNKNOWN_ORDER_CANCEL = (-2011, "Unknown order sent.")
-ORDER_DOES_NOT_EXIST = (-2013, "Order does not exist.")
-INVALID_SYMBOL = (-1121, "Invalid symbol.")
+INSUFFICIENT_BALANCE = (codes.NEW_ORDER_REJECTED, "Account has insufficient balance for requested action.")
+DUPLICATE_ORDER = (codes.NEW_ORDER_REJECTED, "Duplicate order sent.")
+WOULD_TAKE = (codes.NEW_ORDER_REJECTED, "Order would immediately match and take.")
+WOULD_TRIGGER = (codes.NEW_ORDER_REJECTED, "Stop price would trigger immediately.")
+MARKET_CLOSED = (codes.NEW_ORDER_REJECTED, "Market is closed.")
+UNKNOWN_ORDER_CANCEL = (codes.CANCEL_REJECTED, "Unknown order sent.")
+ORDER_DOES_NOT_EXIST = (codes.NO_SUCH_ORDER, "Order does not exist.")
+INVALID_SYMBOL = (codes.INVALID_SYMBOL, "Invalid symbol.")
 
 
 def refuse(error: tuple[int, str]) -> MatchingError:

@@ -21,13 +21,14 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, Decimal
 
 from contracts.orders import OrderRequest
+from tradeengine.exchange import codes
 from tradeengine.exchange.matching_state import MatchingError, Order
 from tradeengine.rules import SymbolRules
 
 _BPS = Decimal(10000)
 _ABOVE = {("STOP_LOSS", "BUY"), ("STOP_LOSS_LIMIT", "BUY"), ("TAKE_PROFIT", "SELL"), ("TAKE_PROFIT_LIMIT", "SELL")}
-FILTER_FAILURE = (-1013, "Filter failure: TRAILING_DELTA")
-NOT_REQUIRED = (-1106, "Parameter 'trailingDelta' sent when not required.")
+FILTER_FAILURE = (codes.FILTER_FAILURE, "Filter failure: TRAILING_DELTA")
+NOT_REQUIRED = (codes.PARAM_NOT_REQUIRED, "Parameter 'trailingDelta' sent when not required.")
 
 
 def check(rules: SymbolRules, order: OrderRequest) -> None:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from contracts.orders import BinanceOrderType, OrderRequest, Side
+from tradeengine.exchange import codes
 from tradeengine.exchange.base import (
     Accepted,
     Balance,
@@ -216,7 +217,8 @@ class PaperExchange:
             result = action(book)
             if self.store.save(book.to_dict(), version):
                 return result
-        raise ExchangeError(-1001, "the paper book is busy: too many concurrent writers", 503, retryable=True)
+        busy = "the paper book is busy: too many concurrent writers"
+        raise ExchangeError(codes.DISCONNECTED, busy, 503, retryable=True)
 
     @staticmethod
     def _symbols_with_open_orders(book: Book) -> list[str]:

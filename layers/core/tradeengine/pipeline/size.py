@@ -22,6 +22,7 @@ from contracts.rejection import Rejection, RejectionCode
 from contracts.signal import SIGNAL_ID_PATTERN, Action, Signal
 from contracts.status import SignalState
 from tradeengine.engine import decide
+from tradeengine.exchange import codes
 from tradeengine.exchange.base import ExchangeError
 from tradeengine.metrics import TRADES
 from tradeengine.pipeline.arrival import conflict_reason, received, record_invalid, same_content
@@ -107,7 +108,7 @@ def _decide(signal: Signal, deps: Deps, recorder: Recorder, source: str = "") ->
         price = deps.exchange.ticker_price(signal.symbol) if rules is not None else signal.price
         average = deps.exchange.average_price(signal.symbol) if rules is not None else None
     except ExchangeError as exc:
-        if exc.code == -1121:  # invalid symbol: the venue does not list it
+        if exc.code == codes.INVALID_SYMBOL:  # the venue does not list it
             rules, price, average = None, signal.price, None
         else:
             raise RetryLater(f"market data unavailable for {signal.symbol}: {exc.message}", _wait(exc)) from exc

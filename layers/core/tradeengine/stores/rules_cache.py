@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from contracts.money import dumps
+from tradeengine.exchange import codes
 from tradeengine.exchange.base import Exchange, ExchangeError
 from tradeengine.exchange_info import parse_symbol
 from tradeengine.rules import SymbolRules
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TTL_ATTRIBUTE = "expires_at"
-INVALID_SYMBOL = -1121
 RETRY_STALE_S = 60.0  # after a failed refresh, stale rules serve this long before the next attempt
 _BATCH = 25  # BatchWriteItem's limit
 
@@ -119,7 +119,7 @@ class RulesCache:
         try:
             info = self._exchange.exchange_info(list(symbols) if symbols else None)
         except ExchangeError as exc:
-            if exc.code == INVALID_SYMBOL:
+            if exc.code == codes.INVALID_SYMBOL:
                 return {}
             raise
         finally:
