@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradeengine.exchange.matching import Book, MatchingConfig, MatchingError, Order, OrderList
+from tradeengine.exchange.matching_state import INVALID_SYMBOL, ORDER_DOES_NOT_EXIST, UNKNOWN_ORDER_CANCEL
 from tradeengine.exchange_info import parse_exchange_info
 from tradeengine.rules import SymbolRules
 
@@ -21,8 +22,6 @@ from local.exchange.params import ApiError, client_id, integer, need, order_requ
 from local.exchange.prices import PricePath
 
 Params = Mapping[str, str]
-ORDER_DOES_NOT_EXIST = (-2013, "Order does not exist.")
-UNKNOWN_ORDER = (-2011, "Unknown order sent.")
 CLIENT_ID_MISMATCH = (-2039, "Client order ID is not correct for this order ID.")
 
 
@@ -130,9 +129,9 @@ class Venue:
         return wire.query(order)
 
     def cancel_order(self, params: Params, now_ms: int) -> dict[str, Any]:
-        order = self._find(params, UNKNOWN_ORDER)
+        order = self._find(params, UNKNOWN_ORDER_CANCEL)
         if order is None or not order.is_open:
-            raise ApiError(*UNKNOWN_ORDER)
+            raise ApiError(*UNKNOWN_ORDER_CANCEL)
         with _binance_errors():
             self.book.cancel(order.symbol, now_ms, order.order_id)
         return wire.canceled(order, order.client_order_id, client_id(params, "newClientOrderId"), now_ms)
@@ -152,7 +151,7 @@ class Venue:
                 self.book.cancel(symbol, now_ms, order.order_id)
             out.append(wire.canceled(order, order.client_order_id, cancel_id, now_ms))
         if not out:
-            raise ApiError(*UNKNOWN_ORDER)
+            raise ApiError(*UNKNOWN_ORDER_CANCEL)
         return out
 
     def cancel_order_list(self, params: Params, now_ms: int) -> dict[str, Any]:
@@ -185,7 +184,7 @@ class Venue:
     # ---- helpers --------------------------------------------------------------------------------
     def symbol(self, symbol: str) -> str:
         if symbol not in self.rules:
-            raise ApiError(-1121, "Invalid symbol.")
+            raise ApiError(*INVALID_SYMBOL)
         return symbol
 
     def _find(self, params: Params, mismatch: tuple[int, str]) -> Order | None:
