@@ -14,7 +14,7 @@ help-main:
 	@echo "make test     - the whole test suite (installs what it needs)"
 	@echo "make install  - uv (when missing) and the locked environment: uv sync --all-extras --frozen"
 	@echo "make unit     - the unit tests only (PYTEST_ARGS=... for more pytest options)"
-	@echo "make lint     - ruff + mypy (strict on contracts and tradeengine; functions and local too)"
+	@echo "make lint     - ruff + mypy (strict on contracts and tradeengine; functions and local too) + the import contracts"
 	@echo "make bench    - benchmarks, printed as BENCH key=value"
 
 install:
@@ -30,6 +30,7 @@ lint: install
 	$(UV) run ruff check .
 	$(UV) run mypy
 	MYPYPATH=layers/core $(UV) run mypy --explicit-package-bases functions local
+	$(UV) run lint-imports
 
 bench: install
 	$(UV) run python -m tests.perf.bench
