@@ -210,7 +210,8 @@ SERVICES: dict[str, Service] = {
                 lambda p: procs.port_open(p["main"]), 15, fixed_ports=_api_ports),
     )
 }  # fmt: skip
-SERVERS = ("ministack", "nats", "secantusdb", "exchange", "sink")  # started first, in parallel; the bridge needs a deploy
+# started first, in parallel; the bridge needs a deploy
+SERVERS = ("ministack", "nats", "secantusdb", "exchange", "sink")
 
 
 def start(service: Service, data: Path, ctx: Mapping[str, str]) -> dict[str, object]:

@@ -24,10 +24,10 @@ def create_table(
     ddb: Any, name: str, *, hash_key: str = "pk", range_key: str | None = None, ttl_attribute: str | None = None
 ) -> None:
     """An on-demand table with string keys (a test's own table, not one of the engine's)."""
-    create(ddb, TableSpec("adhoc", "a test's table", pk=hash_key, sk=range_key, ttl=ttl_attribute), name)
+    make_table(ddb, TableSpec("adhoc", "a test's table", pk=hash_key, sk=range_key, ttl=ttl_attribute), name)
 
 
-def create(ddb: Any, spec: TableSpec, name: str) -> None:
+def make_table(ddb: Any, spec: TableSpec, name: str) -> None:
     """``spec`` (infra/tables.py, the one definition) as table ``name``, ready, its TTL on."""
     extra: dict[str, Any] = {}
     if spec.indexes:
@@ -48,7 +48,7 @@ def _of(logical_id: str) -> Callable[[Any, str], None]:
     spec = SPECS[logical_id]
 
     def make(ddb: Any, name: str) -> None:
-        create(ddb, spec, name)
+        make_table(ddb, spec, name)
 
     make.__doc__ = spec.holds
     return make

@@ -135,9 +135,8 @@ class MemoryChannelsOf:
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "tradeengine"), *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
-    )
+    exe = str(Path(sys.executable).parent / "tradeengine")  # the console script users run
+    return subprocess.run([exe, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
 
 
 def test_the_notify_commands_add_list_test_and_remove_a_channel(
@@ -167,7 +166,7 @@ def test_the_notify_commands_add_list_test_and_remove_a_channel(
     bad = cli("notify", "add", "--strategy", "s", "--type", "slack", "--url", "http://example.com/x", env=env)
     assert bad.returncode == 2 and "https://" in bad.stderr
     assert cli("notify", "remove", "wh_cli", env=env).returncode == 0
-    as_module = subprocess.run(  # noqa: S603 - `python -m tradeengine.cli` says the same sentence, no traceback
+    as_module = subprocess.run(  # `python -m tradeengine.cli` says the same sentence, no traceback
         [sys.executable, "-m", "tradeengine.cli", "notify", "remove", "wh_cli"], capture_output=True, text=True,
         env=env, cwd=ROOT, timeout=60,
     )  # fmt: skip
