@@ -62,16 +62,19 @@ def _store(args: argparse.Namespace) -> Any:
     return DynamoDBChannels(table, ddb_client=ddb)
 
 
-def _cmd_add(args: argparse.Namespace) -> int:
-    secret = ""
+def _target_and_secret(args: argparse.Namespace) -> tuple[str, str]:
+    """Telegram: the chat and the bot token; a webhook: its URL and signing secret; Discord, Slack: the URL."""
     if args.type == "telegram":
-        target, secret = args.chat or "", args.token or os.environ.get("TELEGRAM_BOT_TOKEN", "")
-    else:
-        target = args.url or ""
-        if not target:
-            raise UsageError(f"a {args.type} channel needs --url")
-        if args.type == "webhook":
-            secret = args.secret or notifications.new_signing_secret()
+        return args.chat or "", args.token or os.environ.get("TELEGRAM_BOT_TOKEN") or ""
+    if not args.url:
+        raise UsageError(f"a {args.type} channel needs --url")
+    if args.type == "webhook":
+        return args.url, args.secret or notifications.new_signing_secret()
+    return args.url, ""  # their URL is the secret
+
+
+def _cmd_add(args: argparse.Namespace) -> int:
+    target, secret = _target_and_secret(args)
     try:
         channel = notifications.Channel(
             channel_id=args.channel_id or f"ch_{secrets.token_hex(6)}",
