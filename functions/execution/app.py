@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from tradeengine.logs import logger
@@ -17,7 +17,7 @@ from tradeengine.metrics import metrics
 from tradeengine.pipeline import deps as _deps
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.idempotency import once_per_signal
-from tradeengine.pipeline.sqs_batch import Pacer, run_record
+from tradeengine.pipeline.sqs_batch import Pacer, process_fifo, run_record
 from tradeengine.stores import aws
 
 DEPS = _deps.build_deps(batch_counters=True)  # flushed at the end of every invocation
@@ -36,11 +36,4 @@ def record_handler(record: SQSRecord) -> object:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     execute_once.register_lambda_context(context)
-    try:
-        response = process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
-        PACER.after(event, response)
-        return response
-    finally:
-        DEPS.counters.flush()
+    return process_fifo(event, context, record_handler, processor, PACER, DEPS.counters.flush)

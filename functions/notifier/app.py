@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from tradeengine.config import get_settings
 from tradeengine.logs import logger
 from tradeengine.metrics import metrics
 from tradeengine.pipeline.notify import NotifyDeps, notify_message
-from tradeengine.pipeline.sqs_batch import Pacer, run_record
+from tradeengine.pipeline.sqs_batch import Pacer, process_fifo, run_record
 from tradeengine.stores import aws
 from tradeengine.stores.channels import DynamoDBChannels, DynamoDBDelivered
 from tradeengine.stores.counters import BufferedCounters, DynamoDBCounters
@@ -49,11 +49,4 @@ def record_handler(record: SQSRecord) -> object:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics()
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    try:
-        response = process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
-        PACER.after(event, response)
-        return response
-    finally:
-        COUNTERS.flush()
+    return process_fifo(event, context, record_handler, processor, PACER, COUNTERS.flush)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from tradeengine.logs import logger
 from tradeengine.metrics import metrics
 from tradeengine.pipeline import deps as _deps
 from tradeengine.pipeline.size import size_message
-from tradeengine.pipeline.sqs_batch import Pacer, run_record
+from tradeengine.pipeline.sqs_batch import Pacer, process_fifo, run_record
 from tradeengine.stores import aws
 
 DEPS = _deps.build_deps(batch_counters=True)  # flushed at the end of every invocation
@@ -31,11 +31,4 @@ def record_handler(record: SQSRecord) -> object:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    try:
-        response = process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
-        PACER.after(event, response)
-        return response
-    finally:
-        DEPS.counters.flush()
+    return process_fifo(event, context, record_handler, processor, PACER, DEPS.counters.flush)

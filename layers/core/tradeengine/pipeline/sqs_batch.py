@@ -16,9 +16,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tradeengine.pipeline.errors import MalformedMessage, RetryLater
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 log = logging.getLogger(__name__)
 
@@ -109,3 +112,26 @@ class Pacer:
         finally:
             self._delays.clear()
             self._postponed.clear()
+
+
+def process_fifo(
+    event: dict[str, Any],
+    context: Any,
+    record_handler: Callable[[Any], object],
+    processor: Any,
+    pacer: Pacer,
+    flush: Callable[[], None],
+) -> PartialItemFailureResponse:
+    """One invocation of a FIFO queue's consumer (sizing, execution, the notifier): every record through
+    powertools' partial-batch processor, then the postponements of the groups it skipped, then the
+    counters' flush, whatever happened."""
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    try:
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+        pacer.after(event, response)
+        return response
+    finally:
+        flush()
