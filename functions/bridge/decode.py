@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from tradeengine.pipeline.ingest import signal_message
 
 from contracts import wire
 from contracts.errors import describe
+from contracts.messages import SignalMessage
 from contracts.signal import Signal
 
 SOURCE = "nats"
@@ -56,5 +56,5 @@ def decode(data: bytes, received_at: datetime, max_bytes: int) -> Entry | Malfor
     except ValidationError as exc:
         errors = describe(exc)
         return Malformed("invalid signal: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
-    body = json.dumps(signal_message(signal, SOURCE, received_at), separators=(",", ":"))
+    body = json.dumps(SignalMessage.of(signal, SOURCE, received_at).wire(), separators=(",", ":"))
     return Entry(signal.id, signal.symbol, body)

@@ -179,12 +179,11 @@ def test_unreadable_queue_message_goes_to_the_dlq(deps):
 
 
 def test_bridge_signals_are_recorded_by_sizing(deps):
-    from tradeengine.pipeline.ingest import signal_message
-
+    from contracts.messages import SignalMessage
     from contracts.signal import Signal
 
     signal = Signal.model_validate(now_signal(signal_id="nats-1"))
-    size_message(signal_message(signal, "nats", datetime.now(UTC)), deps)
+    size_message(SignalMessage.of(signal, "nats", datetime.now(UTC)).wire(), deps)
     record = deps.store.get("nats-1")
     assert record.state is SignalState.SIZED and record.source == "nats"
 

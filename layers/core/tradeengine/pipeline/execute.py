@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contracts.messages import PlanMessage
 from contracts.money import plain
 from contracts.orders import OrderPlan
 from contracts.rejection import RejectionCode
@@ -60,20 +61,20 @@ def execute_message(body: Mapping[str, Any], deps: Deps) -> ExecOutcome:
 
 def _execute(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> ExecOutcome:
     try:
-        sid = str(body["signal_id"])
-        plan = OrderPlan.model_validate(body["plan"])
-    except (KeyError, ValidationError) as exc:
+        message = PlanMessage.model_validate(body)
+    except ValidationError as exc:
         raise MalformedMessage(f"not an order plan message: {exc}") from exc
+    sid, plan = message.signal_id, message.plan
     _admit(plan, deps)
     # The usual case first, in one conditional write: SIZED → SUBMITTED, legal only from SIZED, so of two
     # deliveries exactly one moves on. Anything else (not sized yet, already submitted, done) reads the record.
     moved = recorder.advance(sid, SignalState.SUBMITTED, detail={"order": plan.order.to_binance()})
     if moved is not None:
-        selling = _cancel_first(plan, body, deps, recorder)
+        selling = _cancel_first(plan, message, deps, recorder)
         if selling is None:
             recorder.raise_if_backlog()
             return ExecOutcome(sid, SignalState.REJECTED, placed=False)
-        state = _settle(_place(selling, deps), selling, body, deps, recorder)
+        state = _settle(_place(selling, deps), selling, message, deps, recorder)
         recorder.raise_if_backlog()
         return ExecOutcome(sid, state, placed=True)
     record = recorder.store.get(sid)
@@ -84,7 +85,7 @@ def _execute(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> ExecOut
         existing = _lookup(plan, deps)
         if existing is None:
             _wait_out_in_flight(record.updated_at, deps, recorder)
-            selling = _cancel_first(plan, body, deps, recorder)
+            selling = _cancel_first(plan, message, deps, recorder)
             if selling is None:
                 recorder.raise_if_backlog()
                 return ExecOutcome(sid, SignalState.REJECTED, placed=False)
@@ -92,7 +93,7 @@ def _execute(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> ExecOut
             placed = True
         else:
             outcome = Accepted(existing)
-        state = _settle(outcome, plan, body, deps, recorder)
+        state = _settle(outcome, plan, message, deps, recorder)
         recorder.raise_if_backlog()
         return ExecOutcome(sid, state, placed)
     recorder.write_audit(record)  # already past execution: heal the audit trail, do nothing else
@@ -146,7 +147,7 @@ def entry_of(outcome: Accepted, plan: OrderPlan) -> ExchangeOrder:
 
 
 def _settle(
-    outcome: PlaceOutcome, plan: OrderPlan, body: Mapping[str, Any], deps: Deps, recorder: Recorder
+    outcome: PlaceOutcome, plan: OrderPlan, message: PlanMessage, deps: Deps, recorder: Recorder
 ) -> SignalState:
     sid = plan.signal_id
     order_type = plan.order.type.value.lower()
@@ -170,7 +171,7 @@ def _settle(
             raise RetryLater(f"order {plan.order.new_client_order_id} outcome unknown ({outcome.reason})")
         outcome = Accepted(existing)
     entry = entry_of(outcome, plan)
-    _book(entry, plan, body, deps)  # before the state moves on: a crash here is booked by the retry
+    _book(entry, plan, message, deps)  # before the state moves on: a crash here is booked by the retry
     execution: dict[str, Any] = {"entry": order_summary(entry), "venue": deps.exchange.name}
     if plan.cancel_first:
         execution["canceled_first"] = [ref.client_order_id for ref in plan.cancel_first]
@@ -184,31 +185,25 @@ def _settle(
         sid, state, execution=execution, detail={"exchange": execution}, watch_exits=exits_working(plan, execution)
     )
     deps.counters.incr(TRADES, {"status": state.value.lower(), "type": order_type})
-    _observe_latency(body, deps, recorder.clock())
+    _observe_latency(message, deps, recorder.clock())
     return state
 
 
-def _strategy_of(body: Mapping[str, Any]) -> str:
-    signal = body.get("signal")
-    return str(signal.get("strategy_id", "")) if isinstance(signal, Mapping) else ""
-
-
-def _book(order: ExchangeOrder, plan: OrderPlan, body: Mapping[str, Any], deps: Deps) -> None:
-    signal = body.get("signal")
-    role = "close" if isinstance(signal, Mapping) and signal.get("action") == "close" else "entry"
+def _book(order: ExchangeOrder, plan: OrderPlan, message: PlanMessage, deps: Deps) -> None:
+    role = "close" if message.closes else "entry"
     try:
-        book_order(order, plan.signal_id, _strategy_of(body), role, deps)
+        book_order(order, plan.signal_id, message.signal.strategy_id, role, deps)
     except BookUnavailable as exc:
         raise RetryLater(str(exc)) from exc
 
 
-def _cancel_first(plan: OrderPlan, body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> OrderPlan | None:
+def _cancel_first(plan: OrderPlan, message: PlanMessage, deps: Deps, recorder: Recorder) -> OrderPlan | None:
     """A close: cancel the strategy's working orders on the symbol (the exits that lock the balance, open
     entries), book whatever they filled meanwhile, then sell what the position still holds. None: nothing
     is left to sell (an exit closed it first), and the signal is REJECTED(NOTHING_TO_CLOSE)."""
     if not plan.cancel_first:
         return plan
-    symbol, strategy = plan.order.symbol, _strategy_of(body)
+    symbol, strategy = plan.order.symbol, message.signal.strategy_id
     canceled: list[dict[str, Any]] = []
     for ref in plan.cancel_first:
         outcome = deps.exchange.cancel_order(symbol, client_order_id=ref.client_order_id)
@@ -269,12 +264,11 @@ def _lookup_order(symbol: str, client_order_id: str, deps: Deps) -> ExchangeOrde
         raise RetryLater(f"cannot look up {client_order_id}: {exc.message}") from exc
 
 
-def _observe_latency(body: Mapping[str, Any], deps: Deps, now: datetime) -> None:
-    received = body.get("received_at")
-    if not isinstance(received, str):
+def _observe_latency(message: PlanMessage, deps: Deps, now: datetime) -> None:
+    if message.received_at is None:
         return
     try:
-        seconds = (now - datetime.fromisoformat(received)).total_seconds()
-    except ValueError:
+        seconds = (now - message.received_at).total_seconds()
+    except TypeError:  # a naive time: no latency to measure against an aware clock
         return
     deps.counters.observe(LATENCY, {}, max(seconds, 0.0), LATENCY_BUCKETS)

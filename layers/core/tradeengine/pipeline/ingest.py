@@ -15,12 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from contracts.errors import describe
+from contracts.messages import SignalMessage
 from contracts.signal import SIGNAL_ID_PATTERN, Signal
 from contracts.status import SignalState
 from tradeengine.metrics import SIGNALS
@@ -45,16 +45,6 @@ class IngestResult:
         return not self.errors
 
 
-def signal_message(signal: Signal, source: str, received_at: datetime) -> dict[str, Any]:
-    """The body on signals.fifo."""
-    return {
-        "signal_id": signal.id,
-        "source": source,
-        "received_at": received_at.isoformat(),
-        "signal": {**signal.model_dump(mode="json", exclude_none=True), "signal_id": signal.id},
-    }
-
-
 def ingest(raw: Mapping[str, Any], *, source: str, recorder: Recorder, queue: SignalQueue) -> IngestResult:
     now = recorder.clock()
     try:
@@ -71,7 +61,7 @@ def ingest(raw: Mapping[str, Any], *, source: str, recorder: Recorder, queue: Si
             recorder.counters.incr(SIGNALS, {"source": source, "result": "duplicate"})
             return IngestResult(sid, existing.state, duplicate=True, record=existing)
         # RECEIVED but never queued: finish the job (the FIFO dedup id makes a resend harmless).
-    queue.send(sid, signal.symbol, signal_message(signal, source, now))
+    queue.send(sid, signal.symbol, SignalMessage.of(signal, source, now).wire())
     queued = recorder.advance(sid, SignalState.QUEUED)
     current = queued or recorder.store.get(sid)
     recorder.counters.incr(SIGNALS, {"source": source, "result": "queued"})

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts.errors import describe
+from contracts.messages import PlanMessage, SignalMessage
 from contracts.orders import Hold, OrderPlan, WorkingOrder
 from contracts.rejection import Rejection, RejectionCode
 from contracts.signal import SIGNAL_ID_PATTERN, Action, Signal
@@ -49,49 +50,43 @@ class SizeOutcome:
     replayed: bool = False
 
 
-def plan_message(signal: Signal, plan: OrderPlan, body: Mapping[str, Any]) -> dict[str, Any]:
-    """The body on orders.fifo."""
-    return {
-        "signal_id": plan.signal_id,
-        "received_at": body.get("received_at"),
-        "signal": signal.model_dump(mode="json", exclude_none=True),
-        "plan": plan.model_dump(mode="json"),
-    }
-
-
 def size_message(body: Mapping[str, Any], deps: Deps) -> SizeOutcome:
     with deps.recorder("sizing") as recorder:
         return _size(body, deps, recorder)
 
 
 def _size(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> SizeOutcome:
-    raw = body.get("signal") if isinstance(body, Mapping) else None
-    sid = body.get("signal_id") if isinstance(body, Mapping) else None
-    if not isinstance(sid, str) or not _SIGNAL_ID.match(sid):
-        sid = raw.get("signal_id") if isinstance(raw, Mapping) else None
+    message = _read(body)
     try:
-        signal = Signal.model_validate(raw)
+        signal = Signal.model_validate(message.signal)
     except ValidationError as exc:
-        return _invalid(sid, raw, exc, body, recorder)
-    sid = signal.id
-    record = _ensure_record(signal, body, recorder)
+        return _invalid(message, exc, recorder)
+    record = _ensure_record(signal, message, recorder)
     if not same_content(record, signal):  # e.g. NATS reused an id the API recorded: trade neither twice nor this one
         raise ConflictingSignal(conflict_reason(record, signal))
     if record.state is not SignalState.QUEUED:
-        return _replay(record, signal, body, deps, recorder)
-    decision = _decide(signal, deps, recorder, str(body.get("source", "")))
-    outcome = _apply(decision, signal, body, deps, recorder)
+        return _replay(record, signal, message, deps, recorder)
+    decision = _decide(signal, deps, recorder, message.source)
+    outcome = _apply(decision, signal, message, deps, recorder)
     recorder.raise_if_backlog()
     return outcome
 
 
-def _ensure_record(signal: Signal, body: Mapping[str, Any], recorder: Recorder) -> SignalRecord:
+def _read(body: Mapping[str, Any]) -> SignalMessage:
+    """The signals.fifo body, or MalformedMessage (the dead-letter queue, with the reason) when it is not one."""
+    try:
+        return SignalMessage.model_validate(body)
+    except ValidationError as exc:
+        problems = "; ".join(f"{e['field']}: {e['message']}" for e in describe(exc))
+        raise MalformedMessage(f"not a signal message: {problems}") from exc
+
+
+def _ensure_record(signal: Signal, message: SignalMessage, recorder: Recorder) -> SignalRecord:
     """Signals from the bridge reach sizing first: record them RECEIVED → QUEUED here."""
     existing = recorder.store.get(signal.id)
     if existing is not None and existing.state is not SignalState.RECEIVED:
         return existing
-    source = str(body.get("source", "nats"))
-    recorder.create(received(signal.id, source, recorder.clock(), {}, signal))
+    recorder.create(received(signal.id, message.source, recorder.clock(), {}, signal))
     recorder.advance(signal.id, SignalState.QUEUED)
     stored = recorder.store.get(signal.id)
     assert stored is not None
@@ -206,7 +201,7 @@ def _over_order_rate(signal: Signal, deps: Deps) -> Rejection | None:
 
 
 def _apply(
-    decision: OrderPlan | Rejection | Hold, signal: Signal, body: Mapping[str, Any], deps: Deps, recorder: Recorder
+    decision: OrderPlan | Rejection | Hold, signal: Signal, message: SignalMessage, deps: Deps, recorder: Recorder
 ) -> SizeOutcome:
     sid = signal.id
     order_type = signal.meta.order_type.value
@@ -222,27 +217,27 @@ def _apply(
     # SIZED before the send: execution may receive the plan at once and must find the signal SIZED. A crash
     # between the two leaves SIZED + plan with no message; the redelivered signal re-sends it (_replay).
     recorder.advance(sid, SignalState.SIZED, plan=plan_json, detail={"order": decision.order.to_binance()})
-    deps.plans.send(sid, signal.symbol, plan_message(signal, decision, body))
+    deps.plans.send(sid, signal.symbol, PlanMessage.of(signal, decision, message.received_at).wire())
     return SizeOutcome(sid, SignalState.SIZED)
 
 
 def _replay(
-    record: SignalRecord, signal: Signal, body: Mapping[str, Any], deps: Deps, recorder: Recorder
+    record: SignalRecord, signal: Signal, message: SignalMessage, deps: Deps, recorder: Recorder
 ) -> SizeOutcome:
     """A redelivered message: finish what a crashed attempt may have left, never decide twice."""
     if record.state is SignalState.SIZED and record.plan is not None:
         plan = OrderPlan.model_validate(record.plan)
-        deps.plans.send(record.signal_id, record.symbol, plan_message(signal, plan, body))
+        deps.plans.send(record.signal_id, record.symbol, PlanMessage.of(signal, plan, message.received_at).wire())
     recorder.write_audit(record)
     recorder.raise_if_backlog()
     return SizeOutcome(record.signal_id, record.state, record.code, replayed=True)
 
 
-def _invalid(sid: Any, raw: Any, exc: ValidationError, body: Mapping[str, Any], recorder: Recorder) -> SizeOutcome:
+def _invalid(message: SignalMessage, exc: ValidationError, recorder: Recorder) -> SizeOutcome:
+    sid: Any = message.signal_id if _SIGNAL_ID.match(message.signal_id) else message.signal.get("signal_id")
     if not isinstance(sid, str) or not _SIGNAL_ID.match(sid):
         raise MalformedMessage(f"unreadable signal without a signal_id: {len(describe(exc))} problems") from exc
-    fields = raw if isinstance(raw, Mapping) else {}
-    record, _ = record_invalid(sid, fields, describe(exc), str(body.get("source", "nats")), recorder)
+    record, _ = record_invalid(sid, message.signal, describe(exc), message.source, recorder)
     recorder.raise_if_backlog()
     state = record.state if record else SignalState.REJECTED
     return SizeOutcome(sid, state, record.code if record else RejectionCode.INVALID_SIGNAL.value)
