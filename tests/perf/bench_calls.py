@@ -1,13 +1,8 @@
 """`make bench` (its bench-e2e part): what one signal costs in requests and CPU, beside a floor in the same run.
 
-The real handlers (API → sizing → execution, then one monitor run) on the servers bench_e2e starts, one
-signal at a time, with every request counted where it leaves the process:
-
-- AWS: botocore's event hooks on every client (``before-parameter-build`` names the call and its table,
-  queue or topic; ``before-send`` counts each HTTP request, retries included, as AWS bills them);
-- MongoDB: pymongo's command monitoring (writes: insert / update / delete / findAndModify, and the
-  documents they carry; reads counted apart);
-- the venue: every HTTP request requests' adapter sends (python-binance, the market data client).
+The real handlers (API → sizing → execution, then one monitor run) on the servers bench_e2e starts, with
+every request counted where it leaves the process (``tests/perf/call_meter.py``: botocore's event hooks,
+pymongo's command monitoring, requests' adapter).
 
 Each request is charged to the stage running when it left: ``api``, ``sizing``, ``execution``,
 ``monitor``, or ``esm`` (Lambda's event source mapping, standing in here: its receives and deletes are not
@@ -24,14 +19,13 @@ paper exchange (``*_paper``). Figures only, no asserts; the goals are printed be
 from __future__ import annotations
 
 import os
-import re
-import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+
+from tests.perf.call_meter import METER, PER_SIGNAL_STAGES, Meter, hook, install, uninstall
 
 SIGNALS = int(os.environ.get("BENCH_CALLS_SIGNALS", "20"))
 WARMUP = int(os.environ.get("BENCH_CALLS_WARMUP", "4"))  # one signal per symbol (SYMBOLS) fills its caches
@@ -39,183 +33,6 @@ BATCH = 10  # the event source mapping's batch size: what a busy queue hands eac
 GOAL_AWS_CALLS = 8
 GOAL_CPU_OVER_FLOOR = 1.5
 GOAL_AUDIT_WRITES = 2
-PER_SIGNAL_STAGES = ("api", "sizing", "execution")
-MONGO_WRITES = {"insert", "update", "delete", "findAndModify", "bulkWrite"}
-_ID = re.compile(r"[0-9a-f]{6,}|\d+")
-_SYMBOL = re.compile(r"(BTC|ETH|BNB|SOL)USDT")
-
-
-def _short(name: str) -> str:
-    """A table, queue or key without this run's ids: ``signals-1a2b3c4d`` → ``signals-*``, symbols as <sym>."""
-    return _ID.sub("*", _SYMBOL.sub("<sym>", name))
-
-
-def _ddb_target(params: dict[str, Any]) -> str:
-    if "TransactItems" in params:
-        parts = [f"{op}:{_short(v['TableName'])}" for item in params["TransactItems"] for op, v in item.items()]
-        return " + ".join(parts)
-    if "RequestItems" in params:
-        return " + ".join(_short(t) for t in params["RequestItems"])
-    target = _short(str(params.get("TableName", "?")))
-    key = params.get("Key") or params.get("Item") or {}
-    for name in ("pk", "sk"):
-        if isinstance(value := key.get(name, {}).get("S"), str):
-            target += f" {name}={_short(value.split('|')[0])[:40]}"  # a counter's sk: its name, not labels
-    for name, value in (params.get("ExpressionAttributeValues") or {}).items():
-        if name in (":to", ":state") and "S" in value:  # the state a signal moves to, or is queried in
-            target += f" {name}={value['S']}"
-    if params.get("IndexName"):
-        target += f" index={params['IndexName']}"
-    return target
-
-
-def _target(service: str, params: dict[str, Any]) -> str:
-    if service == "dynamodb":
-        return _ddb_target(params)
-    if "QueueUrl" in params:
-        return _short(params["QueueUrl"].rsplit("/", 1)[-1])
-    if "TopicArn" in params:
-        return _short(params["TopicArn"].rsplit(":", 1)[-1])
-    return ""
-
-
-@dataclass
-class Meter:
-    """Every request the process sends while ``active``, by (stage, kind, call, target)."""
-
-    active: bool = False
-    stage: str = "harness"
-    requests: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
-    mongo_docs: Counter[str] = field(default_factory=Counter)
-    cpu_s: Counter[str] = field(default_factory=Counter)
-    samples: dict[str, Any] = field(default_factory=dict)  # what the floor sends: the engine's own payloads
-    _local: threading.local = field(default_factory=threading.local)
-
-    def count(self, kind: str, call: str, target: str) -> None:
-        if self.active:
-            self.requests[(self.stage, kind, call, target)] += 1
-
-    def run(self, stage: str, fn: Any, *args: Any) -> Any:
-        """``fn(*args)`` as ``stage``: its requests and its CPU time are charged to it."""
-        before, self.stage = self.stage, stage
-        cpu = time.process_time()
-        try:
-            return fn(*args)
-        finally:
-            self.cpu_s[stage] += time.process_time() - cpu
-            self.stage = before
-
-    # -- botocore ------------------------------------------------------------------------------------
-    def _named(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        if not self.active:  # the hooks stay on the clients: idle, they cost the rest of the run nothing
-            return
-        service = model.service_model.endpoint_prefix
-        self._local.target = _target(service, params)
-        if self.stage in PER_SIGNAL_STAGES:
-            key = f"{model.name}:{self._local.target.split(' ')[0]}"
-            self.samples.setdefault(key, dict(params))
-
-    def _sent(self, event_name: str, **_: Any) -> None:
-        if not self.active:
-            return
-        _, service, operation = event_name.split(".")[:3]
-        self.count("aws", f"{service} {operation}", getattr(self._local, "target", ""))
-
-    def watch(self, client: Any) -> None:
-        """A client made after ``install`` from another session (the floor's bare clients)."""
-        _hook(client.meta.events)
-
-    # -- pymongo -------------------------------------------------------------------------------------
-    def mongo_started(self, event: Any) -> None:
-        name = event.command_name
-        if not self.active or name in ("hello", "isMaster", "ping", "endSessions"):
-            return
-        kind = "mongo write" if name in MONGO_WRITES else "mongo read"
-        collection = str(event.command.get(name, ""))
-        self.count(kind, name, collection)
-        if kind == "mongo write":
-            docs = event.command.get("documents") or event.command.get("updates") or event.command.get("deletes")
-            self.mongo_docs[self.stage] += len(docs) if isinstance(docs, list) else 1
-
-    # -- the venue -----------------------------------------------------------------------------------
-    def venue_sent(self, request: Any) -> None:
-        if not self.active:
-            return
-        path = urlparse(request.url).path
-        self.count("venue", f"{request.method} {path}", "")
-        if self.stage == "execution" and path.endswith("/v3/order") and request.method == "POST":
-            self.samples.setdefault("order", request.body)
-
-
-def _mongo_listener(meter: Meter) -> Any:
-    """A pymongo CommandListener (registered globally, before the audit's client is created)."""
-    from pymongo import monitoring
-
-    class Listener(monitoring.CommandListener):
-        def started(self, event: monitoring.CommandStartedEvent) -> None:
-            meter.mongo_started(event)
-
-        def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-            pass
-
-        def failed(self, event: monitoring.CommandFailedEvent) -> None:
-            pass
-
-    return Listener()
-
-
-METER = Meter()
-_EMITTERS: list[Any] = []  # the botocore event emitters the hooks are on (uninstall takes them off)
-_RESTORE: list[Any] = []  # what else uninstall puts back
-_MONGO: list[Any] = []  # pymongo's global listener, registered once (pymongo cannot unregister it)
-
-
-def _hook(events: Any) -> None:
-    events.register("before-parameter-build", METER._named, unique_id="bench-calls-named")
-    events.register("before-send", METER._sent, unique_id="bench-calls-sent")
-    _EMITTERS.append(events)
-
-
-def install() -> Meter:
-    """Hooks on every AWS client there is or will be, pymongo's listener and requests' adapter."""
-    if _EMITTERS:
-        return METER
-    import boto3
-    import requests.adapters
-    from pymongo import monitoring
-    from tradeengine.stores import aws
-
-    if boto3.DEFAULT_SESSION is None:
-        boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    _hook(boto3.DEFAULT_SESSION.events)  # the clients created from now on copy its handlers
-    for client in list(aws._clients.values()):  # those created before (the unique ids keep one of each)
-        _hook(client.meta.events)
-    if not _MONGO:  # idle, it returns at once (see mongo_started)
-        _MONGO.append(_mongo_listener(METER))
-        monitoring.register(_MONGO[0])
-    send = requests.adapters.HTTPAdapter.send
-
-    def counted_send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        METER.venue_sent(request)
-        return send(self, request, *args, **kwargs)
-
-    requests.adapters.HTTPAdapter.send = counted_send  # type: ignore[method-assign]
-    _RESTORE.append(lambda: setattr(requests.adapters.HTTPAdapter, "send", send))
-    return METER
-
-
-def uninstall() -> None:
-    """The clients and requests as they were (the bench's later phases measure the engine alone)."""
-    from tradeengine.stores import aws
-
-    for events in _EMITTERS + [c.meta.events for c in list(aws._clients.values())]:
-        events.unregister("before-parameter-build", unique_id="bench-calls-named")
-        events.unregister("before-send", unique_id="bench-calls-sent")
-    for restore in _RESTORE:
-        restore()
-    _EMITTERS.clear()
-    _RESTORE.clear()
 
 
 def _journey(meter: Meter, stack: Any, fns: dict[str, Any], bearer: str, ids: list[str], first: int) -> None:
@@ -284,7 +101,7 @@ def count_mode(servers: Any, live: bool, batch: int = 1) -> Counted:
     stack = _stack(servers, live)
     fns = functions(stack)
     for client in (stack.sqs, stack.ddb):
-        _hook(client.meta.events)
+        hook(client.meta.events)
     bearer, run = token(), uuid.uuid4().hex[:6]
     for i in range(WARMUP):
         _journey(meter, stack, fns, bearer, [f"calls-warm-{run}-{i}"], i)

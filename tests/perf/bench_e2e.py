@@ -320,11 +320,11 @@ def main() -> int:
     import logging
 
     from tests.chaos.servers import Servers
-    from tests.perf import bench_calls, bench_venue
+    from tests.perf import bench_calls, bench_venue, call_meter
 
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Petrosa/TradeEngine")
     logging.basicConfig(level=logging.CRITICAL)
-    bench_calls.install()  # before any AWS or MongoDB client: what one signal costs, counted first
+    call_meter.install()  # before any AWS or MongoDB client: what one signal costs, counted first
     servers = Servers.start()
     out = sys.stdout
     log = (servers.work / "engine.log").open("w")
