@@ -7,9 +7,12 @@ from contracts.orders import (
     BracketPlacement,
     Brackets,
     Hold,
+    OcoBrackets,
     OrderPlan,
     OrderRequest,
     Side,
+    StopLossBracket,
+    TakeProfitBracket,
 )
 from contracts.rejection import Rejection, RejectionCode
 from contracts.signal import Action, OrderType, Signal, SignalMeta, TimeInForce, derive_signal_id
@@ -26,6 +29,7 @@ __all__ = [
     "Brackets",
     "Hold",
     "Money",
+    "OcoBrackets",
     "OrderPlan",
     "OrderRequest",
     "OrderType",
@@ -36,6 +40,8 @@ __all__ = [
     "SignalMeta",
     "SignalState",
     "SignalStatus",
+    "StopLossBracket",
+    "TakeProfitBracket",
     "TimeInForce",
     "derive_signal_id",
     "plain",

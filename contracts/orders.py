@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.money import Money, plain
 
@@ -107,8 +107,11 @@ class BracketPlacement(StrEnum):
     WITH_ENTRY = "with_entry"  # limit entry: one order list (OTOCO / OTO) with the entry
 
 
-class Brackets(BaseModel):
-    """Exit orders protecting an entry. Legs are checked against the symbol's filters."""
+class _Exits(BaseModel):
+    """What every kind of exit has. Exit orders protecting an entry; legs are checked against the symbol's filters.
+
+    ``Brackets`` is one of its kinds, told apart by ``kind`` (a discriminated union): an OCO has both legs, a
+    STOP_LOSS only its stop, a TAKE_PROFIT only its take-profit, so code that holds one knows which legs it has."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -121,14 +124,14 @@ class Brackets(BaseModel):
     list_client_order_id: str
     # A take-profit ladder: this pair is its first level, ``more`` the others (each its own OCO, the same stop).
     share: Money | None = None  # the part of the position this pair sells (None: all of it)
-    more: tuple[Brackets, ...] = ()
+    more: tuple[OcoBrackets, ...] = ()
 
     @property
     def legs(self) -> list[OrderRequest]:
         return [leg for leg in (self.stop_loss, self.take_profit) if leg is not None]
 
     @property
-    def pairs(self) -> tuple[Brackets, ...]:
+    def pairs(self) -> tuple[_Exits, ...]:
         """Every exit pair: this one, then the ladder's other levels."""
         return (self, *self.more)
 
@@ -158,6 +161,60 @@ class Brackets(BaseModel):
             out["share"] = plain(self.share) if self.share is not None else None
             out["levels"] = [pair.to_binance() for pair in self.more]
         return out
+
+
+class OcoBrackets(_Exits):
+    """Stop-loss and take-profit, one cancelling the other; a ladder's levels are OCOs too."""
+
+    kind: Literal[BracketKind.OCO] = BracketKind.OCO
+    stop_loss: OrderRequest
+    take_profit: OrderRequest
+
+    @model_validator(mode="after")
+    def _priced_take_profit(self) -> OcoBrackets:
+        if self.take_profit.price is None:
+            raise ValueError("an OCO's take-profit is a limit order and needs its price")
+        return self
+
+    @property
+    def pairs(self) -> tuple[OcoBrackets, ...]:
+        return (self, *self.more)
+
+    @property
+    def take_profit_price(self) -> Decimal:
+        """The take-profit's limit price (set: checked when the pair is made)."""
+        price = self.take_profit.price
+        if price is None:  # only a copy made without validation can get here (model_copy)
+            raise ValueError(f"OCO {self.list_client_order_id} has a take-profit without a price")
+        return price
+
+
+class StopLossBracket(_Exits):
+    """A stop-loss only."""
+
+    kind: Literal[BracketKind.STOP_LOSS] = BracketKind.STOP_LOSS
+    stop_loss: OrderRequest
+    take_profit: None = None
+
+    @property
+    def leg(self) -> OrderRequest:
+        return self.stop_loss
+
+
+class TakeProfitBracket(_Exits):
+    """A take-profit only."""
+
+    kind: Literal[BracketKind.TAKE_PROFIT] = BracketKind.TAKE_PROFIT
+    stop_loss: None = None
+    take_profit: OrderRequest
+
+    @property
+    def leg(self) -> OrderRequest:
+        return self.take_profit
+
+
+Brackets = Annotated[OcoBrackets | StopLossBracket | TakeProfitBracket, Field(discriminator="kind")]
+OneLeg = StopLossBracket | TakeProfitBracket
 
 
 class WorkingOrder(BaseModel):

@@ -151,3 +151,55 @@ def test_state_transitions_only_move_forward():
     assert not SignalState.FILLED.can_become(SignalState.OPEN)
     assert not SignalState.QUEUED.can_become(SignalState.RECEIVED)
     assert all(not s.can_become(t) for s in SignalState if s.terminal for t in SignalState)
+
+
+def _exit_leg(kind: str, suffix: str, price: str | None = None, stop: str | None = None) -> dict[str, object]:
+    return {
+        "symbol": "BTCUSDT",
+        "side": "SELL",
+        "type": kind,
+        "quantity": "0.001",
+        "price": price,
+        "stop_price": stop,
+        "new_client_order_id": "te-1-" + suffix,
+    }
+
+
+def test_brackets_are_told_apart_by_kind_as_stored_plans_carry_them() -> None:
+    from pydantic import TypeAdapter
+
+    from contracts.orders import Brackets, OcoBrackets, StopLossBracket, TakeProfitBracket
+
+    read = TypeAdapter(Brackets).validate_python
+    # a stored plan's single-leg brackets carry the missing leg as null, and "share" / "more" as before
+    common = {"placement": "after_fill", "side": "SELL", "quantity": "0.001", "list_client_order_id": "te-1-ls"}
+    common |= {"share": None, "more": []}
+    stop = read(
+        {**common, "kind": "STOP_LOSS", "stop_loss": _exit_leg("STOP_LOSS", "sl", stop="40000"), "take_profit": None}
+    )
+    tp = read({**common, "kind": "TAKE_PROFIT", "stop_loss": None, "take_profit": _exit_leg("LIMIT", "tp", "50000")})
+    pair = read(
+        {
+            **common,
+            "kind": "OCO",
+            "stop_loss": _exit_leg("STOP_LOSS", "sl", stop="40000"),
+            "take_profit": _exit_leg("LIMIT_MAKER", "tp", "50000"),
+        }
+    )
+    assert isinstance(stop, StopLossBracket) and stop.leg.new_client_order_id == "te-1-sl"
+    assert isinstance(tp, TakeProfitBracket) and tp.leg.new_client_order_id == "te-1-tp"
+    assert isinstance(pair, OcoBrackets) and pair.take_profit_price == Decimal("50000")
+    assert stop.model_dump(mode="json")["take_profit"] is None and stop.model_dump(mode="json")["more"] == []
+    with pytest.raises(ValidationError):  # an OCO has both legs
+        read({**common, "kind": "OCO", "stop_loss": _exit_leg("STOP_LOSS", "sl", stop="40000")})
+    with pytest.raises(ValidationError):  # and its take-profit has a price
+        read(
+            {
+                **common,
+                "kind": "OCO",
+                "stop_loss": _exit_leg("STOP_LOSS", "sl", stop="40000"),
+                "take_profit": _exit_leg("LIMIT_MAKER", "tp"),
+            }
+        )
+    with pytest.raises(ValidationError):  # a stop-loss bracket has its stop
+        read({**common, "kind": "STOP_LOSS", "take_profit": _exit_leg("LIMIT", "tp", "50000")})

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from contracts.money import plain
-from contracts.orders import BinanceOrderType, BracketKind, BracketPlacement, Brackets, OrderRequest, Side
+from contracts.orders import (
+    BinanceOrderType,
+    BracketPlacement,
+    Brackets,
+    OcoBrackets,
+    OrderRequest,
+    Side,
+    StopLossBracket,
+    TakeProfitBracket,
+)
 from contracts.rejection import Rejection, RejectionCode
 from contracts.signal import Signal
 from tradeengine.decimals import HUNDRED, ONE, ceil_to_step, floor_to_step
@@ -151,15 +160,11 @@ def make_brackets(
     placement = BracketPlacement.AFTER_FILL
     if entry.type is BinanceOrderType.LIMIT and rules.oto_allowed:
         placement = BracketPlacement.WITH_ENTRY
-    if bp.has_stop and bp.take_profit is not None:
-        kind = BracketKind.OCO
-        if not rules.oco_allowed:
-            return _reject(
-                RejectionCode.INVALID_BRACKET,
-                f"{rules.symbol} does not accept OCO order lists, so stop-loss and take-profit cannot both be placed",
-            )
-    else:
-        kind = BracketKind.STOP_LOSS if bp.has_stop else BracketKind.TAKE_PROFIT
+    if bp.has_stop and bp.take_profit is not None and not rules.oco_allowed:
+        return _reject(
+            RejectionCode.INVALID_BRACKET,
+            f"{rules.symbol} does not accept OCO order lists, so stop-loss and take-profit cannot both be placed",
+        )
     stop_leg = tp_leg = None
     if bp.has_stop:
         stop_leg = OrderRequest(
@@ -203,16 +208,26 @@ def make_brackets(
                 f"the {what} order would be refused by {rules.symbol}'s rules: "
                 + "; ".join(f"{p.message} ({p.detail})" for p in problems),
             )
-    return Brackets(
-        kind=kind,
-        placement=placement,
-        side=exit_side,
-        quantity=qty,
-        stop_loss=stop_leg,
-        take_profit=tp_leg,
-        list_client_order_id=client_order_id(sid, "ls" + tag),
-        share=level[2] if level is not None else None,
-    )
+    list_id, share = client_order_id(sid, "ls" + tag), level[2] if level is not None else None
+    if stop_leg is not None and tp_leg is not None:
+        return OcoBrackets(
+            placement=placement,
+            side=exit_side,
+            quantity=qty,
+            stop_loss=stop_leg,
+            take_profit=tp_leg,
+            list_client_order_id=list_id,
+            share=share,
+        )
+    if stop_leg is not None:
+        return StopLossBracket(
+            placement=placement, side=exit_side, quantity=qty, stop_loss=stop_leg, list_client_order_id=list_id
+        )
+    if tp_leg is not None:
+        return TakeProfitBracket(
+            placement=placement, side=exit_side, quantity=qty, take_profit=tp_leg, list_client_order_id=list_id
+        )
+    return _reject(RejectionCode.INVALID_BRACKET, "neither a stop-loss nor a take-profit to place")
 
 
 def entry_probe_qty(rules: SymbolRules, step: Decimal) -> Decimal:
@@ -288,7 +303,7 @@ def make_ladder(
     """One exit pair per level; a level whose part of the position cannot pass the filters is refused by name."""
     total = None if entry.quantity is None else after_commission(entry.quantity, side, config, step)
     parts: list[Decimal | None] = list(split(total, shares, step)) if total is not None else [None] * len(shares)
-    pairs: list[Brackets] = []
+    pairs: list[OcoBrackets] = []
     for number, (bp, share, part) in enumerate(zip(levels, shares, parts, strict=True), start=1):
         least = level_minimum(rules, step, bp.lowest)
         if part is not None and part < least:
@@ -300,5 +315,7 @@ def make_ladder(
         made = make_brackets(rules, side, entry, bp, sid, market, config, step, (number, part, share))
         if isinstance(made, Rejection):
             return _reject(made.code, f"take-profit level {number}: {made.reason}")
+        if not isinstance(made, OcoBrackets):  # the meta asks a ladder for a stop: every level is a pair
+            return _reject(RejectionCode.INVALID_BRACKET, f"take-profit level {number} has no stop-loss to pair with")
         pairs.append(made)
     return pairs[0].model_copy(update={"more": tuple(pairs[1:])})

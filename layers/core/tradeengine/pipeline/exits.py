@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from contracts.money import plain
-from contracts.orders import BracketKind, BracketPlacement, Brackets, OrderPlan, OrderRequest, Side
+from contracts.orders import BracketPlacement, Brackets, OcoBrackets, OrderPlan, OrderRequest, Side
 from tradeengine.brackets import level_minimum, split
 from tradeengine.decimals import ONE, floor_to_step
 from tradeengine.exchange.base import (
@@ -55,14 +55,12 @@ def place_exits(
     minimum = rules.lot_size.min_qty if rules.lot_size is not None else Decimal(0)
     if qty <= 0 or qty < minimum:
         return None, {"exits": "not placed", "reason": f"received quantity {plain(qty)} is below minQty"}
-    if b.more:
-        return _place_ladder(plan, b, qty, exchange, rules)
-    if b.kind is BracketKind.OCO and b.stop_loss is not None and b.take_profit is not None:
+    if isinstance(b, OcoBrackets):
+        if b.more:
+            return _place_ladder(plan, b, qty, exchange, rules)
         outcome = exchange.place_oco(oco_request(plan.order.symbol, b, qty))
     else:
-        leg = b.stop_loss or b.take_profit
-        assert leg is not None
-        outcome = exchange.place_order(leg.model_copy(update={"quantity": qty}))
+        outcome = exchange.place_order(b.leg.model_copy(update={"quantity": qty}))
     return outcome, {"exits": describe_outcome(outcome), "exit_quantity": plain(qty)}
 
 
@@ -85,7 +83,7 @@ def ladder_quantities(b: Brackets, qty: Decimal, rules: SymbolRules) -> list[Dec
 
 
 def _place_ladder(
-    plan: OrderPlan, b: Brackets, qty: Decimal, exchange: Exchange, rules: SymbolRules
+    plan: OrderPlan, b: OcoBrackets, qty: Decimal, exchange: Exchange, rules: SymbolRules
 ) -> tuple[PlaceOutcome | None, dict[str, Any]]:
     """One OCO per level; a level already working (an earlier attempt) is not placed again."""
     outcomes: list[PlaceOutcome] = []
@@ -94,7 +92,6 @@ def _place_ladder(
         if part <= 0:
             described.append({"result": "folded into the level before"})
             continue
-        assert pair.stop_loss is not None
         working = exchange.get_order(plan.order.symbol, client_order_id=pair.stop_loss.new_client_order_id)
         if working is not None and working.status.is_open:
             described.append({"result": "working", "client_order_id": working.client_order_id})
@@ -113,35 +110,33 @@ def _word(outcome: PlaceOutcome) -> str:
     return "accepted" if isinstance(outcome, Accepted) else "rejected" if isinstance(outcome, Rejected) else "unknown"
 
 
-def _resolved(plan: OrderPlan, b: Brackets, exchange: Exchange) -> ExchangeOrder:
+def _resolved(plan: OrderPlan, b: OcoBrackets, exchange: Exchange) -> ExchangeOrder:
     """Every level was already working: the first level's stop stands for the accepted answer."""
-    assert b.stop_loss is not None
     order = exchange.get_order(plan.order.symbol, client_order_id=b.stop_loss.new_client_order_id)
     assert order is not None
     return order
 
 
-def with_entry(b: Brackets | None) -> bool:
+def with_entry(b: Brackets | None) -> TypeGuard[OcoBrackets]:
     """The exits go with a limit entry as one OTOCO: live the moment it fills, nothing to place after it."""
-    return b is not None and b.placement is BracketPlacement.WITH_ENTRY and b.kind is BracketKind.OCO
+    return isinstance(b, OcoBrackets) and b.placement is BracketPlacement.WITH_ENTRY
 
 
 def otoco_request(plan: OrderPlan) -> OtocoRequest | None:
     """The entry and its exit pair as one order list, when the exits go with the entry; else None."""
     b = plan.brackets
-    if not with_entry(b) or b is None or b.stop_loss is None or b.take_profit is None or b.quantity is None:
+    if not with_entry(b) or b.quantity is None:
         return None
     return OtocoRequest(working=plan.order, pending=oco_request(plan.order.symbol, b, b.quantity))
 
 
-def oco_request(symbol: str, b: Brackets, qty: Decimal) -> OcoRequest:
+def oco_request(symbol: str, b: OcoBrackets, qty: Decimal) -> OcoRequest:
     """One exit pair as the exchange's OCO: the take-profit's price, the stop's trigger or trailing delta."""
-    assert b.stop_loss is not None and b.take_profit is not None and b.take_profit.price is not None
     return OcoRequest(
         symbol=symbol,
         side=b.side.value,
         quantity=qty,
-        take_profit_price=b.take_profit.price,
+        take_profit_price=b.take_profit_price,
         stop_loss_price=b.stop_loss.stop_price,
         list_client_order_id=b.list_client_order_id,
         take_profit_client_order_id=b.take_profit.new_client_order_id,
