@@ -207,11 +207,11 @@ class _CrashingStore:
     def __init__(self, real: Any, crash_on: set[str], states: frozenset[str]) -> None:
         self._real, self._crash_on, self._states = real, crash_on, states
 
-    def advance(self, signal_id: str, to: Any, **kwargs: Any) -> Any:
-        if signal_id in self._crash_on and to.value in self._states:
+    def advance(self, signal_id: str, step: Any) -> Any:
+        if signal_id in self._crash_on and step.to.value in self._states:
             self._crash_on.discard(signal_id)
             raise Crash(f"execution died after the exchange accepted {signal_id}")
-        return self._real.advance(signal_id, to, **kwargs)
+        return self._real.advance(signal_id, step)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)

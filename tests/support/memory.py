@@ -13,7 +13,15 @@ from typing import Any
 
 from tradeengine.book import BookFill, Position
 from tradeengine.hooks import Hook
-from tradeengine.pipeline.ports import OpenPosition, SignalQuery, SignalRecord, TradingStateInfo, Transition, walk_group
+from tradeengine.pipeline.ports import (
+    OpenPosition,
+    SignalQuery,
+    SignalRecord,
+    Step,
+    TradingStateInfo,
+    Transition,
+    walk_group,
+)
 from tradeengine.risk import TradingState
 
 from contracts.status import AuditEvent, SignalState
@@ -35,36 +43,23 @@ class MemorySignalStore:
     def get(self, signal_id: str) -> SignalRecord | None:
         return self._rows.get(signal_id)
 
-    def advance(
-        self,
-        signal_id: str,
-        to: SignalState,
-        *,
-        code: str | None = None,
-        reason: str | None = None,
-        plan: Mapping[str, Any] | None = None,
-        execution: Mapping[str, Any] | None = None,
-        at: datetime | None = None,
-        stage: str = "",
-        detail: Mapping[str, Any] | None = None,
-        watch_exits: bool = False,
-    ) -> SignalRecord | None:
+    def advance(self, signal_id: str, step: Step) -> SignalRecord | None:
         with self._lock:
             row = self._rows.get(signal_id)
-            if row is None or not row.state.can_become(to):
+            if row is None or not row.state.can_become(step.to):
                 return None
-            when = at or datetime.now(UTC)
+            when = step.at or datetime.now(UTC)
             new = replace(
                 row,
-                state=to,
+                state=step.to,
                 version=row.version + 1,
                 updated_at=when,
-                code=code if code is not None else row.code,
-                reason=reason if reason is not None else row.reason,
-                plan=plan if plan is not None else row.plan,
-                execution=execution if execution is not None else row.execution,
-                history=(*row.history, Transition(to, when, code, reason, stage, dict(detail or {}))),
-                watching_exits=watch_exits and to is SignalState.FILLED,
+                code=step.code if step.code is not None else row.code,
+                reason=step.reason if step.reason is not None else row.reason,
+                plan=step.plan if step.plan is not None else row.plan,
+                execution=step.execution if step.execution is not None else row.execution,
+                history=(*row.history, step.transition(when)),
+                watching_exits=step.watch_exits and step.to is SignalState.FILLED,
             )
             self._rows[signal_id] = new
             return new

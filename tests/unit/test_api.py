@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from tradeengine.exchange.base import Accepted
-from tradeengine.pipeline.ports import SignalRecord
+from tradeengine.pipeline.ports import SignalRecord, Step
 from tradeengine.risk import TradingState
 
 from contracts.orders import BinanceOrderType, OrderRequest, Side
@@ -124,7 +124,7 @@ class SettlingStore(MemorySignalStore):
         self.reads += 1
         if self.reads == self.after:
             for state in self.path:
-                self.advance(signal_id, state, stage="worker", **(self.fields if state is self.path[-1] else {}))
+                self.advance(signal_id, Step(state, stage="worker", **(self.fields if state is self.path[-1] else {})))
         return super().get(signal_id)
 
 

@@ -12,6 +12,7 @@ import pytest
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
 from tradeengine.pipeline.monitor import run_monitor
+from tradeengine.pipeline.ports import Step
 from tradeengine.pipeline.size import size_message
 
 from contracts.orders import OrderPlan
@@ -37,7 +38,7 @@ def submitted_but_never_sent(deps):
     r = ingest(body, source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
     size_message(deps.signals.drain()[0], deps)
     plan_body = deps.plans.drain()[0]
-    assert deps.recorder("execution").advance(r.signal_id, SignalState.SUBMITTED) is not None
+    assert deps.recorder("execution").advance(r.signal_id, Step(SignalState.SUBMITTED)) is not None
     return r.signal_id, plan_body
 
 

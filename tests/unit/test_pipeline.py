@@ -13,6 +13,7 @@ from tradeengine.pipeline.errors import MalformedMessage, RetryLater
 from tradeengine.pipeline.execute import execute_message
 from tradeengine.pipeline.ingest import ingest
 from tradeengine.pipeline.monitor import run_monitor
+from tradeengine.pipeline.ports import Step
 from tradeengine.pipeline.recorder import AuditBacklog
 from tradeengine.pipeline.size import size_message
 
@@ -92,7 +93,7 @@ def test_crash_after_submitted_resumes_by_client_order_id(deps):
     size_message(deps.signals.drain()[0], deps)
     plan_body = deps.plans.drain()[0]
     # The first attempt got as far as SUBMITTED and the order reached the exchange, then it crashed.
-    deps.recorder("execution").advance(result.signal_id, SignalState.SUBMITTED)
+    deps.recorder("execution").advance(result.signal_id, Step(SignalState.SUBMITTED))
     from contracts.orders import OrderPlan
 
     deps.exchange.place_order(OrderPlan.model_validate(plan_body["plan"]).order)
@@ -105,7 +106,7 @@ def test_crash_after_submitted_before_sending_places_it_once(deps):
     result = ingest(now_signal(), source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
     size_message(deps.signals.drain()[0], deps)
     plan_body = deps.plans.drain()[0]
-    deps.recorder("execution").advance(result.signal_id, SignalState.SUBMITTED)  # crashed before sending
+    deps.recorder("execution").advance(result.signal_id, Step(SignalState.SUBMITTED))  # crashed before sending
     with pytest.raises(RetryLater) as early:  # not found yet may still mean "in flight": wait it out
         execute_message(plan_body, deps)
     assert 5 < early.value.delay_s <= 15
@@ -470,14 +471,14 @@ def test_a_stage_writes_its_steps_to_the_audit_once_even_when_it_fails_midway() 
     store.create(SignalRecord("sig-a1", SignalState.RECEIVED, 1, "BTCUSDT", "s", at, at, history=(first,)))
 
     with Recorder(store, audit, MemoryCounters(), "simulation", "ingest") as recorder:
-        recorder.advance("sig-a1", SignalState.QUEUED)
-        recorder.advance("sig-a1", SignalState.SIZED)
+        recorder.advance("sig-a1", Step(SignalState.QUEUED))
+        recorder.advance("sig-a1", Step(SignalState.SIZED))
         assert writes == []  # nothing yet: the steps are written together
         recorder.raise_if_backlog()
     assert writes == [3]  # one write, the whole history (RECEIVED, QUEUED, SIZED)
 
     with pytest.raises(RuntimeError), Recorder(store, audit, MemoryCounters(), "simulation", "execution") as recorder:
-        recorder.advance("sig-a1", SignalState.SUBMITTED)
+        recorder.advance("sig-a1", Step(SignalState.SUBMITTED))
         raise RuntimeError("the exchange went away")
     assert writes == [3, 4]  # the step taken before the failure still reached the audit trail
     assert [e.state for e in audit.events("sig-a1")][-1] is SignalState.SUBMITTED

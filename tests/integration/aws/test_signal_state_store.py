@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tradeengine.pipeline.ports import OpenPosition, SignalRecord, SignalStateStore, Transition
+from tradeengine.pipeline.ports import OpenPosition, SignalRecord, SignalStateStore, Step, Transition
 from tradeengine.stores.signal_state import TTL_ATTRIBUTE, DynamoDBSignalStateStore
 
 from contracts.status import SignalState
@@ -52,7 +52,7 @@ def _record(sid: str | None = None, *, at: datetime = T0, symbol: str = "BTCUSDT
 
 def _walk(store: DynamoDBSignalStateStore, sid: str, *states: SignalState) -> None:
     for state in states:
-        assert store.advance(sid, state, stage="test") is not None, state
+        assert store.advance(sid, Step(state, stage="test")) is not None, state
 
 
 def test_implements_the_port(store: DynamoDBSignalStateStore) -> None:
@@ -91,16 +91,16 @@ def test_advance_forward_and_refuse_backward_or_illegal(store: DynamoDBSignalSta
     store.create(record)
     plan = {"symbol": "BTCUSDT", "quantity": Decimal("0.00010000"), "price": Decimal("1E-8")}
 
-    queued = store.advance(record.signal_id, S.QUEUED, at=T0 + timedelta(seconds=1), stage="ingest")
-    sized = store.advance(record.signal_id, S.SIZED, plan=plan, at=T0 + timedelta(seconds=2), stage="sizing")
+    queued = store.advance(record.signal_id, Step(S.QUEUED, at=T0 + timedelta(seconds=1), stage="ingest"))
+    sized = store.advance(record.signal_id, Step(S.SIZED, plan=plan, at=T0 + timedelta(seconds=2), stage="sizing"))
 
     assert queued is not None and (queued.state, queued.version) == (S.QUEUED, 2)
     assert sized is not None and (sized.state, sized.version) == (S.SIZED, 3)
     assert sized.plan == {"symbol": "BTCUSDT", "quantity": "0.0001", "price": "0.00000001"}  # plain, never 1E-8
-    assert store.advance(record.signal_id, S.QUEUED) is None  # backward
-    assert store.advance(record.signal_id, S.FILLED) is None  # skips SUBMITTED: not legal from SIZED
-    assert store.advance(record.signal_id, S.RECEIVED) is None  # nothing ever goes back to RECEIVED
-    assert store.advance("no-such-signal", S.QUEUED) is None
+    assert store.advance(record.signal_id, Step(S.QUEUED)) is None  # backward
+    assert store.advance(record.signal_id, Step(S.FILLED)) is None  # skips SUBMITTED: not legal from SIZED
+    assert store.advance(record.signal_id, Step(S.RECEIVED)) is None  # nothing ever goes back to RECEIVED
+    assert store.advance("no-such-signal", Step(S.QUEUED)) is None
     assert store.get("no-such-signal") is None  # the refused update created nothing
     after = store.get(record.signal_id)
     assert after is not None and (after.state, after.version, after.plan) == (S.SIZED, 3, sized.plan)
@@ -109,15 +109,17 @@ def test_advance_forward_and_refuse_backward_or_illegal(store: DynamoDBSignalSta
 def test_terminal_state_is_final_and_keeps_its_code(store: DynamoDBSignalStateStore) -> None:
     record = _record()
     store.create(record)
-    rejected = store.advance(record.signal_id, S.REJECTED, code="DUST", reason="below the minimum", stage="sizing")
+    rejected = store.advance(
+        record.signal_id, Step(S.REJECTED, code="DUST", reason="below the minimum", stage="sizing")
+    )
 
     assert rejected is not None and (rejected.code, rejected.reason, rejected.terminal) == (
         "DUST",
         "below the minimum",
         True,
     )
-    assert store.advance(record.signal_id, S.QUEUED) is None
-    assert store.advance(record.signal_id, S.FAILED) is None
+    assert store.advance(record.signal_id, Step(S.QUEUED)) is None
+    assert store.advance(record.signal_id, Step(S.FAILED)) is None
 
 
 def test_two_racing_workers_only_one_submits(store: DynamoDBSignalStateStore) -> None:
@@ -129,7 +131,7 @@ def test_two_racing_workers_only_one_submits(store: DynamoDBSignalStateStore) ->
 
         def submit(worker: int, sid: str = record.signal_id, barrier: threading.Barrier = barrier) -> bool:
             barrier.wait()
-            return store.advance(sid, S.SUBMITTED, execution={"worker": worker}, stage="execution") is not None
+            return store.advance(sid, Step(S.SUBMITTED, execution={"worker": worker}, stage="execution")) is not None
 
         with ThreadPoolExecutor(2) as pool:
             wins = list(pool.map(submit, range(2)))
@@ -144,8 +146,8 @@ def test_history_and_ttl_are_stored(ddb: Any, signals_table: str, store: DynamoD
     record = _record()
     store.create(record)
     at = T0 + timedelta(minutes=1)
-    store.advance(record.signal_id, S.QUEUED, at=at, stage="ingest")
-    store.advance(record.signal_id, S.SIZED, at=at, stage="sizing", detail={"fee": Decimal("0.001")})
+    store.advance(record.signal_id, Step(S.QUEUED, at=at, stage="ingest"))
+    store.advance(record.signal_id, Step(S.SIZED, at=at, stage="sizing", detail={"fee": Decimal("0.001")}))
 
     stored = store.get(record.signal_id)
     assert stored is not None
@@ -162,10 +164,10 @@ def test_history_and_ttl_are_stored(ddb: Any, signals_table: str, store: DynamoD
     ttl = ddb.describe_time_to_live(TableName=signals_table)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == TTL_ATTRIBUTE and ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
 
-    store.advance(record.signal_id, S.SUBMITTED, at=at)  # an order live at the exchange is never reaped
+    store.advance(record.signal_id, Step(S.SUBMITTED, at=at))  # an order live at the exchange is never reaped
     item = ddb.get_item(TableName=signals_table, Key={"pk": {"S": record.signal_id}})["Item"]
     assert TTL_ATTRIBUTE not in item and item["open_state"]["S"] == "SUBMITTED"
-    store.advance(record.signal_id, S.FILLED, at=at + timedelta(days=1))
+    store.advance(record.signal_id, Step(S.FILLED, at=at + timedelta(days=1)))
     item = ddb.get_item(TableName=signals_table, Key={"pk": {"S": record.signal_id}})["Item"]
     assert "open_state" not in item
     assert int(item[TTL_ATTRIBUTE]["N"]) == int((at + timedelta(days=91)).timestamp())
@@ -212,7 +214,7 @@ def test_concurrent_fill_updates_are_never_lost(store: DynamoDBSignalStateStore)
 
     def fill(worker: int) -> int | None:
         barrier.wait()
-        new = store.advance(record.signal_id, S.PARTIALLY_FILLED, detail={"fill": worker}, stage="monitor")
+        new = store.advance(record.signal_id, Step(S.PARTIALLY_FILLED, detail={"fill": worker}, stage="monitor"))
         return None if new is None else new.version
 
     with ThreadPoolExecutor(6) as pool:
@@ -273,10 +275,12 @@ def test_a_fill_with_working_exits_is_followed_until_they_are_closed(ddb: Any) -
     for sid in ("exits-1", "plain-1", "open-1"):
         store.create(_record(sid))
         _walk(store, sid, S.QUEUED, S.SIZED, S.SUBMITTED)
-    store.advance("open-1", S.OPEN)
-    store.advance("plain-1", S.FILLED)
+    store.advance("open-1", Step(S.OPEN))
+    store.advance("plain-1", Step(S.FILLED))
     at = T0 + timedelta(hours=1)
-    filled = store.advance("exits-1", S.FILLED, execution={"exits": {"result": "accepted"}}, at=at, watch_exits=True)
+    filled = store.advance(
+        "exits-1", Step(S.FILLED, execution={"exits": {"result": "accepted"}}, at=at, watch_exits=True)
+    )
     assert filled is not None and filled.watching_exits and filled.state is S.FILLED
     item = ddb.get_item(TableName=name, Key={"pk": {"S": "exits-1"}})["Item"]
     assert item["open_state"]["S"] == "EXITING" and TTL_ATTRIBUTE not in item  # never reaped while exits work

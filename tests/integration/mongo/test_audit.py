@@ -15,7 +15,7 @@ from bson.decimal128 import Decimal128
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 from tradeengine.config import Settings
-from tradeengine.pipeline.ports import SignalRecord
+from tradeengine.pipeline.ports import SignalRecord, Step
 from tradeengine.pipeline.recorder import Recorder
 from tradeengine.stores.audit import MongoAuditSink
 
@@ -220,7 +220,7 @@ def test_server_stopping_mid_life_makes_the_recorder_count_and_retry(
     server.stop()
     started = time.monotonic()
     with caplog.at_level(logging.WARNING):
-        recorder.advance("sig-life", SignalState.QUEUED)
+        recorder.advance("sig-life", Step(SignalState.QUEUED))
         recorder.flush()
     assert time.monotonic() - started < 8
     assert recorder.audit_failed  # the state moved on; the audit backlog is retried with the message

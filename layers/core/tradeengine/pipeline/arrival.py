@@ -16,7 +16,7 @@ from typing import Any
 from contracts.rejection import RejectionCode
 from contracts.signal import Signal, content_digest, shown
 from contracts.status import SignalState
-from tradeengine.pipeline.ports import SignalRecord, Transition
+from tradeengine.pipeline.ports import SignalRecord, Step, Transition
 from tradeengine.pipeline.recorder import Recorder
 
 
@@ -64,9 +64,6 @@ def record_invalid(
         return recorder.store.get(signal_id), False
     rejected = recorder.advance(
         signal_id,
-        SignalState.REJECTED,
-        code=RejectionCode.INVALID_SIGNAL.value,
-        reason=reason,
-        detail={"errors": errors},
+        Step(SignalState.REJECTED, code=RejectionCode.INVALID_SIGNAL.value, reason=reason, detail={"errors": errors}),
     )
     return rejected, True

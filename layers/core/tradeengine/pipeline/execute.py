@@ -42,6 +42,7 @@ from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.errors import MalformedMessage, RetryLater
 from tradeengine.pipeline.exits import describe_outcome, follow_exits, order_summary, otoco_request, with_entry
 from tradeengine.pipeline.lifecycle import STATE_OF, exits_after_fill, exits_working
+from tradeengine.pipeline.ports import Step
 from tradeengine.pipeline.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def _execute(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> ExecOut
     _admit(plan, deps)
     # The usual case first, in one conditional write: SIZED → SUBMITTED, legal only from SIZED, so of two
     # deliveries exactly one moves on. Anything else (not sized yet, already submitted, done) reads the record.
-    moved = recorder.advance(sid, SignalState.SUBMITTED, detail={"order": plan.order.to_binance()})
+    moved = recorder.advance(sid, Step(SignalState.SUBMITTED, detail={"order": plan.order.to_binance()}))
     if moved is not None:
         selling = _cancel_first(plan, message, deps, recorder)
         if selling is None:
@@ -157,10 +158,12 @@ def _settle(
             raise RetryLater(f"exchange busy ({outcome.code}): retry after {wait or 'a while'} s", wait)
         recorder.advance(
             sid,
-            SignalState.FAILED,
-            code="EXCHANGE_REJECTED",
-            reason=f"Binance {outcome.code}: {outcome.message}",
-            detail={"exchange": describe_outcome(outcome)},
+            Step(
+                SignalState.FAILED,
+                code="EXCHANGE_REJECTED",
+                reason=f"Binance {outcome.code}: {outcome.message}",
+                detail={"exchange": describe_outcome(outcome)},
+            ),
         )
         deps.counters.incr(TRADES, {"status": "failed", "type": order_type})
         deps.counters.incr(ERRORS, {"type": "exchange_rejected"})
@@ -182,7 +185,8 @@ def _settle(
     if state is SignalState.FILLED:
         execution.update(exits_after_fill(plan, entry, deps))
     recorder.advance(
-        sid, state, execution=execution, detail={"exchange": execution}, watch_exits=exits_working(plan, execution)
+        sid,
+        Step(state, execution=execution, detail={"exchange": execution}, watch_exits=exits_working(plan, execution)),
     )
     deps.counters.incr(TRADES, {"status": state.value.lower(), "type": order_type})
     _observe_latency(message, deps, recorder.clock())
@@ -230,11 +234,13 @@ def _cancel_first(plan: OrderPlan, message: PlanMessage, deps: Deps, recorder: R
     if qty <= 0 or qty < plan.min_quantity:
         recorder.advance(
             plan.signal_id,
-            SignalState.REJECTED,
-            code=RejectionCode.NOTHING_TO_CLOSE.value,
-            reason=f"after canceling its orders, strategy {strategy} holds {plain(position.quantity)} of "
-            f"{symbol}: nothing left to close",
-            detail=detail,
+            Step(
+                SignalState.REJECTED,
+                code=RejectionCode.NOTHING_TO_CLOSE.value,
+                reason=f"after canceling its orders, strategy {strategy} holds {plain(position.quantity)} of "
+                f"{symbol}: nothing left to close",
+                detail=detail,
+            ),
         )
         return None
     notes = (*plan.notes, f"canceled first: {', '.join(c['client_order_id'] + ' ' + c['status'] for c in canceled)}")

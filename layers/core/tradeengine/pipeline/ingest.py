@@ -25,7 +25,7 @@ from contracts.signal import SIGNAL_ID_PATTERN, Signal
 from contracts.status import SignalState
 from tradeengine.metrics import SIGNALS
 from tradeengine.pipeline.arrival import conflict_reason, received, record_invalid, same_content
-from tradeengine.pipeline.ports import SignalQueue, SignalRecord
+from tradeengine.pipeline.ports import SignalQueue, SignalRecord, Step
 from tradeengine.pipeline.recorder import Recorder
 
 _SIGNAL_ID = re.compile(SIGNAL_ID_PATTERN)
@@ -62,7 +62,7 @@ def ingest(raw: Mapping[str, Any], *, source: str, recorder: Recorder, queue: Si
             return IngestResult(sid, existing.state, duplicate=True, record=existing)
         # RECEIVED but never queued: finish the job (the FIFO dedup id makes a resend harmless).
     queue.send(sid, signal.symbol, SignalMessage.of(signal, source, now).wire())
-    queued = recorder.advance(sid, SignalState.QUEUED)
+    queued = recorder.advance(sid, Step(SignalState.QUEUED))
     current = queued or recorder.store.get(sid)
     recorder.counters.incr(SIGNALS, {"source": source, "result": "queued"})
     return IngestResult(sid, current.state if current else SignalState.QUEUED, record=current)

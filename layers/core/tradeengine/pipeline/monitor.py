@@ -32,7 +32,7 @@ from tradeengine.pipeline.booking import book_order
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.exits import follow_exits, order_summary
 from tradeengine.pipeline.lifecycle import STATE_OF, exits_after_fill, exits_working
-from tradeengine.pipeline.ports import OpenPosition, SignalRecord
+from tradeengine.pipeline.ports import OpenPosition, SignalRecord, Step
 from tradeengine.pipeline.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -135,9 +135,11 @@ def _follow(record: SignalRecord, deps: Deps, recorder: Recorder) -> str | None:
         if record.state is SignalState.SUBMITTED and recorder.clock() - record.updated_at > LOST_AFTER:
             recorder.advance(
                 record.signal_id,
-                SignalState.FAILED,
-                code="ORDER_NOT_FOUND",
-                reason="the exchange has no order with this client order id",
+                Step(
+                    SignalState.FAILED,
+                    code="ORDER_NOT_FOUND",
+                    reason="the exchange has no order with this client order id",
+                ),
             )
             return SignalState.FAILED.value
         return None
@@ -155,10 +157,7 @@ def _follow(record: SignalRecord, deps: Deps, recorder: Recorder) -> str | None:
     step = {**execution, "entry": {**execution["entry"], "fills": _new_fills(previous, execution["entry"])}}
     moved = recorder.advance(
         record.signal_id,
-        state,
-        execution=execution,
-        detail={"exchange": step},
-        watch_exits=exits_working(plan, execution),
+        Step(state, execution=execution, detail={"exchange": step}, watch_exits=exits_working(plan, execution)),
     )
     if moved is None:
         return None

@@ -38,6 +38,27 @@ class Transition:
 
 
 @dataclass(frozen=True, slots=True)
+class Step:
+    """One move of a signal, as a stage asks for it and the store writes it: the state it moves to, why (``code``,
+    ``reason``), what it stores with the move (``plan``, ``execution``: kept unless given), the detail its history
+    keeps, and who moved it when (``stage``, ``at``: the recorder fills both in)."""
+
+    to: SignalState
+    code: str | None = None
+    reason: str | None = None
+    plan: Mapping[str, Any] | None = None
+    execution: Mapping[str, Any] | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    watch_exits: bool = False  # with ``to`` FILLED: the entry's exit orders are working, the monitor follows them
+    stage: str = ""
+    at: datetime | None = None
+
+    def transition(self, when: datetime) -> Transition:
+        """The step as the record's history keeps it."""
+        return Transition(self.to, when, self.code, self.reason, self.stage, dict(self.detail))
+
+
+@dataclass(frozen=True, slots=True)
 class SignalRecord:
     """A signal's row in the signal-state table."""
 
@@ -87,25 +108,12 @@ class SignalStateStore(Protocol):
 
     def get(self, signal_id: str) -> SignalRecord | None: ...
 
-    def advance(
-        self,
-        signal_id: str,
-        to: SignalState,
-        *,
-        code: str | None = None,
-        reason: str | None = None,
-        plan: Mapping[str, Any] | None = None,
-        execution: Mapping[str, Any] | None = None,
-        at: datetime | None = None,
-        stage: str = "",
-        detail: Mapping[str, Any] | None = None,
-        watch_exits: bool = False,
-    ) -> SignalRecord | None:
-        """Move forward to ``to`` if that is a legal transition from the stored state.
+    def advance(self, signal_id: str, step: Step) -> SignalRecord | None:
+        """Move forward to ``step.to`` if that is a legal transition from the stored state.
 
         Returns the new record, or None when the transition is not legal any more (someone else moved
         the signal on first): the caller treats that as "already done", never as an error.
-        ``watch_exits`` (with ``to`` FILLED): the entry's exit orders are working; the monitor follows
+        ``step.watch_exits`` (with ``to`` FILLED): the entry's exit orders are working; the monitor follows
         them (``open_signals``) until ``close_exits``.
         """
         ...

@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.money import dumps
-from contracts.status import AuditEvent, SignalState
+from contracts.status import AuditEvent
 from tradeengine.metrics import ERRORS
-from tradeengine.pipeline.ports import AuditSink, Counters, SignalRecord, SignalStateStore, Transition
+from tradeengine.pipeline.ports import AuditSink, Counters, SignalRecord, SignalStateStore, Step, Transition
 
 log = logging.getLogger(__name__)
 
@@ -85,30 +85,9 @@ class Recorder:
             self.write_audit(as_created(record))
         return created
 
-    def advance(
-        self,
-        signal_id: str,
-        to: SignalState,
-        *,
-        code: str | None = None,
-        reason: str | None = None,
-        plan: Mapping[str, Any] | None = None,
-        execution: Mapping[str, Any] | None = None,
-        detail: Mapping[str, Any] | None = None,
-        watch_exits: bool = False,
-    ) -> SignalRecord | None:
-        new = self.store.advance(
-            signal_id,
-            to,
-            code=code,
-            reason=reason,
-            plan=plan,
-            execution=execution,
-            at=self.clock(),
-            stage=self.stage,
-            detail=detail,
-            watch_exits=watch_exits,
-        )
+    def advance(self, signal_id: str, step: Step) -> SignalRecord | None:
+        """Move the signal by ``step``, as this stage and now; None when the move is not legal any more."""
+        new = self.store.advance(signal_id, replace(step, stage=self.stage, at=self.clock()))
         if new is not None:
             self._first_step.setdefault(signal_id, len(new.history))  # the first step this recorder took
             self.write_audit(new)

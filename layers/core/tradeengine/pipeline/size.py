@@ -31,7 +31,7 @@ from tradeengine.pipeline.booking import working_orders, working_records
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.entry_guard import refuse_entry
 from tradeengine.pipeline.errors import ConflictingSignal, MalformedMessage, RetryLater
-from tradeengine.pipeline.ports import SignalRecord
+from tradeengine.pipeline.ports import SignalRecord, Step
 from tradeengine.pipeline.quotas import MemoryWindows
 from tradeengine.pipeline.recorder import Recorder
 from tradeengine.risk import TradingState
@@ -87,7 +87,7 @@ def _ensure_record(signal: Signal, message: SignalMessage, recorder: Recorder) -
     if existing is not None and existing.state is not SignalState.RECEIVED:
         return existing
     recorder.create(received(signal.id, message.source, recorder.clock(), {}, signal))
-    recorder.advance(signal.id, SignalState.QUEUED)
+    recorder.advance(signal.id, Step(SignalState.QUEUED))
     stored = recorder.store.get(signal.id)
     assert stored is not None
     return stored
@@ -206,17 +206,17 @@ def _apply(
     sid = signal.id
     order_type = signal.meta.order_type.value
     if isinstance(decision, Hold):
-        recorder.advance(sid, SignalState.HELD, reason=decision.reason)
+        recorder.advance(sid, Step(SignalState.HELD, reason=decision.reason))
         deps.counters.incr(TRADES, {"status": "held", "type": order_type})
         return SizeOutcome(sid, SignalState.HELD)
     if isinstance(decision, Rejection):
-        recorder.advance(sid, SignalState.REJECTED, code=decision.code.value, reason=decision.reason)
+        recorder.advance(sid, Step(SignalState.REJECTED, code=decision.code.value, reason=decision.reason))
         deps.counters.incr(TRADES, {"status": "rejected", "type": order_type})
         return SizeOutcome(sid, SignalState.REJECTED, decision.code.value)
     plan_json = decision.model_dump(mode="json")
     # SIZED before the send: execution may receive the plan at once and must find the signal SIZED. A crash
     # between the two leaves SIZED + plan with no message; the redelivered signal re-sends it (_replay).
-    recorder.advance(sid, SignalState.SIZED, plan=plan_json, detail={"order": decision.order.to_binance()})
+    recorder.advance(sid, Step(SignalState.SIZED, plan=plan_json, detail={"order": decision.order.to_binance()}))
     deps.plans.send(sid, signal.symbol, PlanMessage.of(signal, decision, message.received_at).wire())
     return SizeOutcome(sid, SignalState.SIZED)
 

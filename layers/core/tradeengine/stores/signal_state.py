@@ -37,7 +37,16 @@ from typing import TYPE_CHECKING, Any
 
 from contracts.money import dumps
 from contracts.status import SignalState
-from tradeengine.pipeline.ports import EXITING, OPEN_STATES, WALK, OpenPosition, SignalQuery, SignalRecord, Transition
+from tradeengine.pipeline.ports import (
+    EXITING,
+    OPEN_STATES,
+    WALK,
+    OpenPosition,
+    SignalQuery,
+    SignalRecord,
+    Step,
+    Transition,
+)
 from tradeengine.stores import aws
 
 if TYPE_CHECKING:
@@ -171,25 +180,11 @@ class DynamoDBSignalStateStore:
         item: dict[str, Any] | None = response.get("Item")
         return item
 
-    def advance(
-        self,
-        signal_id: str,
-        to: SignalState,
-        *,
-        code: str | None = None,
-        reason: str | None = None,
-        plan: Mapping[str, Any] | None = None,
-        execution: Mapping[str, Any] | None = None,
-        at: datetime | None = None,
-        stage: str = "",
-        detail: Mapping[str, Any] | None = None,
-        watch_exits: bool = False,
-    ) -> SignalRecord | None:
-        sources = [s for s in SignalState if s.can_become(to)]
+    def advance(self, signal_id: str, step: Step) -> SignalRecord | None:
+        sources = [s for s in SignalState if s.can_become(step.to)]
         if not sources:
             return None
-        when = at or datetime.now(UTC)
-        update = self._update(to, sources, when, code, reason, plan, execution, stage, detail, watch_exits)
+        update = self._update(step, sources, step.at or datetime.now(UTC))
         try:
             response = self._ddb.update_item(
                 TableName=self._table, Key={"pk": {"S": signal_id}}, ReturnValues="ALL_NEW", **update
@@ -200,36 +195,24 @@ class DynamoDBSignalStateStore:
             raise
         return record_from_item(response["Attributes"])
 
-    def _update(
-        self,
-        to: SignalState,
-        sources: Sequence[SignalState],
-        when: datetime,
-        code: str | None,
-        reason: str | None,
-        plan: Mapping[str, Any] | None,
-        execution: Mapping[str, Any] | None,
-        stage: str,
-        detail: Mapping[str, Any] | None,
-        watch_exits: bool = False,
-    ) -> dict[str, Any]:
+    def _update(self, step: Step, sources: Sequence[SignalState], when: datetime) -> dict[str, Any]:
         """The UpdateItem's expressions: append the step, bump the version, on condition the move is legal."""
-        step = Transition(to, when, code, reason, stage, dict(detail or {}))
+        to = step.to
         names = {"#s": "state", "#v": "version", "#u": "updated_at", "#h": "history"}
         values: dict[str, Any] = {
             ":to": {"S": to.value},
             ":at": {"S": _iso(when)},
-            ":step": {"L": [_transition_item(step)]},
+            ":step": {"L": [_transition_item(step.transition(when))]},
             ":empty": {"L": []},
             ":one": {"N": "1"},
         }
         sets = ["#s = :to", "#v = #v + :one", "#u = :at", "#h = list_append(if_not_exists(#h, :empty), :step)"]
         removes: list[str] = []
-        for name, text in (("code", code), ("reason", reason)):
+        for name, text in (("code", step.code), ("reason", step.reason)):
             if text is not None:
                 names[f"#{name}"], values[f":{name}"] = name, {"S": text}
                 sets.append(f"#{name} = :{name}")
-        for name, value in (("plan", plan), ("execution", execution)):
+        for name, value in (("plan", step.plan), ("execution", step.execution)):
             if value is not None:
                 names[f"#{name}"], values[f":{name}"] = name, {"S": _dumps(dict(value))}
                 sets.append(f"#{name} = :{name}")
@@ -237,7 +220,7 @@ class DynamoDBSignalStateStore:
         if to in OPEN_STATES:
             sets.append("#open = :to")
             removes.append("#ttl")
-        elif watch_exits and to is SignalState.FILLED:
+        elif step.watch_exits and to is SignalState.FILLED:
             values[":exiting"] = {"S": EXITING}
             sets.append("#open = :exiting")
             removes.append("#ttl")
