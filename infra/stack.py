@@ -285,6 +285,7 @@ class TradeEngineStack(Stack):
         for table in (self.signals_table, self.counters_table, self.control_table, self.paper_book_table):
             table.grant_read_write_data(api)
         self.book_table.grant_read_data(api)
+        self.rules_table.grant_read_write_data(api)  # a strategy's performance reads the symbols' filters
         self.signals_queue.grant_send_messages(api)
 
         sizing = self._function(
@@ -296,6 +297,7 @@ class TradeEngineStack(Stack):
         self.book_table.grant_read_data(sizing)
         self.orders_queue.grant_send_messages(sizing)
         self.signals_dlq.grant_send_messages(sizing)
+        self.signals_queue.grant_send_messages(sizing)  # FLATTEN_ON_HALT: one close per position
         sizing.add_event_source(
             sources.SqsEventSource(self.signals_queue, batch_size=10, report_batch_item_failures=True)
         )
@@ -324,8 +326,14 @@ class TradeEngineStack(Stack):
         )
 
         monitor = self._function("MonitorFunction", "monitor", "tradeengine-monitor", timeout=Duration.seconds(60))
-        for table in (self.signals_table, self.counters_table, self.paper_book_table, self.book_table):
-            table.grant_read_write_data(monitor)
+        for table in (
+            self.signals_table,
+            self.counters_table,
+            self.paper_book_table,
+            self.book_table,
+            self.rules_table,
+        ):
+            table.grant_read_write_data(monitor)  # rules: booking a fill and placing exits read the filters
         monitor.add_to_role_policy(  # its place in the walk over open orders, never the trading switch
             iam.PolicyStatement(
                 actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],

@@ -14,7 +14,7 @@ from tradeengine.pipeline import deps as _deps
 
 
 def _build() -> _deps.Deps:
-    return _deps.build_deps()
+    return _deps.build_deps(function="api")
 
 
 app = create_app(_build)

@@ -20,7 +20,7 @@ from tradeengine.pipeline.idempotency import once_per_signal
 from tradeengine.pipeline.sqs_batch import Pacer, process_fifo, run_record
 from tradeengine.stores import aws
 
-DEPS = _deps.build_deps(batch_counters=True)  # flushed at the end of every invocation
+DEPS = _deps.build_deps(batch_counters=True, function="execution")  # flushed at the end of every invocation
 execute_once = once_per_signal(DEPS.settings, lambda body: execute_message(body, DEPS))
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 SQS = aws.client("sqs")

@@ -11,7 +11,7 @@ from tradeengine.pipeline import deps as _deps
 from tradeengine.pipeline.events_out import drain_deps
 from tradeengine.pipeline.monitor import MonitorIncomplete, run_monitor
 
-DEPS = _deps.build_deps(batch_counters=True)  # flushed at the end of every invocation
+DEPS = _deps.build_deps(batch_counters=True, function="monitor")  # flushed at the end of every invocation
 MARGIN_S = 10.0  # left of the function's timeout for writing the cursor, the counters and the logs
 
 

@@ -18,7 +18,7 @@ from tradeengine.pipeline.size import size_message
 from tradeengine.pipeline.sqs_batch import Pacer, process_fifo, run_record
 from tradeengine.stores import aws
 
-DEPS = _deps.build_deps(batch_counters=True)  # flushed at the end of every invocation
+DEPS = _deps.build_deps(batch_counters=True, function="sizing")  # flushed at the end of every invocation
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 PACER = Pacer(aws.client("sqs"), DEPS.settings.signals_queue_url)  # a postponed signal's group waits with it
 

@@ -272,6 +272,7 @@ def test_each_function_reaches_only_what_it_uses() -> None:
     assert _policy_targets("ApiFunction") == common | {
         (crud, "ControlTable"),
         (read, "BookTable"),
+        (crud, "RulesTable"),
         (send, "SignalsQueue"),
         (get_secret, "JwtSecret"),
     }
@@ -281,6 +282,7 @@ def test_each_function_reaches_only_what_it_uses() -> None:
         (crud, "RulesTable"),
         (send, "OrdersQueue"),
         (send, "SignalsDeadLetterQueue"),
+        (send, "SignalsQueue"),  # FLATTEN_ON_HALT ingests closes
         ("Statement", "SignalsQueue"),  # ChangeMessageVisibility: the venue budget's pacing
         outbox,
     }
@@ -292,7 +294,11 @@ def test_each_function_reaches_only_what_it_uses() -> None:
         ("Statement", "OrdersQueue"),
         outbox,
     }
-    assert _policy_targets("MonitorFunction") == common | {("Statement", "ControlTable"), (crud, "BookTable")}
+    assert _policy_targets("MonitorFunction") == common | {
+        ("Statement", "ControlTable"),
+        (crud, "BookTable"),
+        (crud, "RulesTable"),
+    }
     # The notifier touches no signal, order, book or exchange: its channels, its counters, its own queues.
     assert _policy_targets("NotifierFunction") == {
         (read, "ControlTable"),
@@ -323,6 +329,42 @@ def test_each_function_reaches_only_what_it_uses() -> None:
         assert "dynamodb:Scan" not in outbox_only["Action"] and outbox_only["Resource"] == {
             "Fn::GetAtt": ["ControlTable", "Arn"]
         }
+
+
+# A port of pipeline/deps.Deps -> the grants its adapter needs (any one of them will do).
+PORT_GRANTS: dict[str, set[tuple[str, str]]] = {
+    "store": {("DynamoDBCrudPolicy", "SignalsTable")},
+    "signals": {("SQSSendMessagePolicy", "SignalsQueue")},
+    "plans": {("SQSSendMessagePolicy", "OrdersQueue")},
+    "counters": {("DynamoDBCrudPolicy", "CountersTable")},
+    "windows": {("DynamoDBCrudPolicy", "CountersTable")},
+    "auth_failures": {("DynamoDBCrudPolicy", "CountersTable")},
+    "trading_state": {("DynamoDBReadPolicy", "ControlTable"), ("DynamoDBCrudPolicy", "ControlTable")},
+    "hooks": {("DynamoDBReadPolicy", "ControlTable"), ("DynamoDBCrudPolicy", "ControlTable")},
+    "cursors": {("Statement", "ControlTable"), ("DynamoDBCrudPolicy", "ControlTable")},
+    "dead_letters": {("SQSSendMessagePolicy", "SignalsDeadLetterQueue")},
+    "order_dead_letters": {("SQSSendMessagePolicy", "OrdersDeadLetterQueue")},
+    "exchange": {("DynamoDBCrudPolicy", "PaperBookTable")},  # the paper book; Binance: its secret (below)
+    "rules": {("DynamoDBCrudPolicy", "RulesTable")},
+    "ledger": {("DynamoDBReadPolicy", "BookTable"), ("DynamoDBCrudPolicy", "BookTable")},
+    "audit": set(),  # MongoDB, outside AWS's IAM (its URL's secret, below)
+}
+
+
+def test_each_function_is_granted_what_its_composition_root_wires() -> None:
+    """pipeline/deps.WIRING says which ports each function builds (the others raise NotWired, so the real
+    handlers in the integration, chaos and e2e tests meet a missing port first); each must be granted here,
+    or the same path is an AccessDenied on AWS (MiniStack enforces no IAM)."""
+    from tradeengine.pipeline.deps import WIRING
+
+    for function, ports in WIRING.items():
+        logical = f"{function.capitalize()}Function"
+        granted = _policy_targets(logical)
+        assert set(PORT_GRANTS) >= ports, ports - set(PORT_GRANTS)
+        missing = {p for p in ports if PORT_GRANTS[p] and not PORT_GRANTS[p] & granted}
+        assert not missing, f"{logical} wires {sorted(missing)} but template.yaml grants none of it"
+        writes_book = ("DynamoDBCrudPolicy", "BookTable") in granted
+        assert writes_book == (function in ("execution", "monitor")), function  # they book fills; others read
 
 
 def test_the_execution_events_topic_is_fifo_encrypted_tls_only_and_named_to_every_function() -> None:

@@ -196,12 +196,45 @@ class _LazyPaperExchange:
         return self._paper().order_fills(symbol, order_id)
 
 
-def build_deps(settings: Settings | None = None, *, batch_counters: bool = False) -> Deps:
+# Each function's composition root: the ports it wires. template.yaml grants each function the resources of
+# these ports and no others (tests/infra/test_template.py holds the two together), so a port a function
+# reaches without wiring it is a missing grant on AWS: here it is a NotWired error, which the integration,
+# chaos and e2e tests (the real handlers) meet first, instead of an AccessDenied in production.
+WIRING: dict[str, frozenset[str]] = {
+    "api": frozenset({"store", "signals", "audit", "counters", "trading_state", "exchange", "rules", "ledger",
+                      "windows", "hooks", "auth_failures"}),
+    # signals: a protection that halts trading with FLATTEN_ON_HALT ingests one close per position
+    "sizing": frozenset({"store", "signals", "plans", "audit", "counters", "trading_state", "dead_letters",
+                         "exchange", "rules", "ledger", "windows"}),
+    "execution": frozenset({"store", "audit", "counters", "order_dead_letters", "exchange", "rules", "ledger"}),
+    # rules: booking a fill the monitor finds, and placing exits, read the symbol's filters
+    "monitor": frozenset({"store", "audit", "counters", "cursors", "exchange", "rules", "ledger"}),
+}  # fmt: skip
+
+
+class NotWired(RuntimeError):
+    """A function used a port its composition root does not wire (and its IAM role does not grant)."""
+
+
+class _Unwired:
+    def __init__(self, port: str, function: str) -> None:
+        self._what = f"the {function} function does not wire {port} (pipeline/deps.WIRING), nor may it reach it"
+
+    def __getattr__(self, name: str) -> Any:
+        raise NotWired(f"{self._what}: {name} was asked for")
+
+    def __bool__(self) -> bool:
+        raise NotWired(self._what)
+
+
+def build_deps(settings: Settings | None = None, *, batch_counters: bool = False, function: str | None = None) -> Deps:
     """Production wiring from Settings: DynamoDB, SQS, MongoDB and the configured venue.
 
     Clients are created here, once per process; none of them touches the network until first used.
     ``batch_counters``: sum counters in memory until ``deps.counters.flush()`` (the queue functions flush
     at the end of each invocation: a couple of writes per batch of messages, not per message).
+    ``function``: one of ``WIRING``'s, whose ports only are built; the others are NotWired stand-ins.
+    None (tools, tests): every port.
     """
     from tradeengine import logs
     from tradeengine.config import get_settings
@@ -226,23 +259,45 @@ def build_deps(settings: Settings | None = None, *, batch_counters: bool = False
     exchange = build_exchange(settings)
     rules = RulesCache.from_settings(settings, exchange)
     venue_budget.wire(settings, exchange, rules)  # Binance: one request and order budget for every instance
+    makers: dict[str, Callable[[], Any]] = {
+        "store": lambda: DynamoDBSignalStateStore.from_settings(settings),
+        "signals": lambda: signal_queue(settings),
+        "plans": lambda: plan_queue(settings),
+        "audit": lambda: build_audit(settings),
+        "counters": lambda: counters,
+        "trading_state": lambda: DynamoDBTradingState.from_settings(settings),
+        "cursors": lambda: DynamoDBCursors.from_settings(settings),
+        "dead_letters": lambda: _dead_letters(settings.signals_dlq_url),
+        "order_dead_letters": lambda: _dead_letters(settings.orders_dlq_url),
+        "exchange": lambda: exchange,
+        "rules": lambda: rules,
+        "ledger": lambda: DynamoDBLedger.from_settings(settings),
+        "windows": lambda: DynamoDBWindows.from_settings(settings),
+        "hooks": lambda: DynamoDBHookStore.from_settings(settings),
+        "auth_failures": lambda: DynamoDBAuthFailures.from_settings(settings),
+    }
+    wired = WIRING[function] if function is not None else frozenset(makers)
+
+    def port(name: str) -> Any:
+        return makers[name]() if name in wired else _Unwired(name, str(function))
+
     return Deps(
         settings=settings,
-        store=DynamoDBSignalStateStore.from_settings(settings),
-        signals=signal_queue(settings),
-        plans=plan_queue(settings),
-        audit=build_audit(settings),
-        counters=counters,
-        trading_state=DynamoDBTradingState.from_settings(settings),
-        cursors=DynamoDBCursors.from_settings(settings),
-        dead_letters=_dead_letters(settings.signals_dlq_url),
-        order_dead_letters=_dead_letters(settings.orders_dlq_url),
-        exchange=exchange,
-        rules=rules,
-        ledger=DynamoDBLedger.from_settings(settings),
-        windows=DynamoDBWindows.from_settings(settings),
-        hooks=DynamoDBHookStore.from_settings(settings),
-        auth_failures=DynamoDBAuthFailures.from_settings(settings),
+        store=port("store"),
+        signals=port("signals"),
+        plans=port("plans"),
+        audit=port("audit"),
+        counters=port("counters"),
+        trading_state=port("trading_state"),
+        cursors=port("cursors"),
+        dead_letters=port("dead_letters"),
+        order_dead_letters=port("order_dead_letters"),
+        exchange=port("exchange"),
+        rules=port("rules"),
+        ledger=port("ledger"),
+        windows=port("windows"),
+        hooks=port("hooks"),
+        auth_failures=port("auth_failures"),
         **build_events(settings),
     )
 
