@@ -154,10 +154,20 @@ def test_a_failing_counter_store_still_leaves_the_fact_in_cloudwatch(
         def incr(self, name: str, labels: Mapping[str, str], by: float = 1) -> None:
             raise ConnectionError("dynamodb unreachable")
 
+        def observe(self, name: str, labels: Mapping[str, str], value: float, buckets: Any) -> None:
+            raise ConnectionError("dynamodb unreachable")
+
+        def flush(self) -> None:
+            raise ConnectionError("dynamodb unreachable")
+
     capsys.readouterr()
-    with pytest.raises(ConnectionError):  # the caller decides; the EMF line was printed first
-        m.EmittingCounters(Down()).incr(m.TRADES, {"status": "FILLED", "type": "market"})
-    assert m.TRADES in emf_blobs(capsys.readouterr().out)
+    counters = m.EmittingCounters(Down())
+    counters.incr(m.TRADES, {"status": "FILLED", "type": "market"})  # never raised: a metric fails no trade
+    counters.observe(m.LATENCY, {"status": "FILLED"}, 0.2, m.LATENCY_BUCKETS)
+    counters.flush()  # nor a batch, whose redelivery would only do the work again
+    assert counters.store_failures == 3
+    blobs = emf_blobs(capsys.readouterr().out)
+    assert m.TRADES in blobs and m.LATENCY in blobs  # CloudWatch has both facts all the same
 
 
 def _metric_literals(path: Path) -> list[str]:

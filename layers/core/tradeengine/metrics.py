@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics
@@ -102,20 +102,30 @@ class EmittingCounters:
 
     def __init__(self, inner: Counters) -> None:
         self._inner = inner
+        self.store_failures = 0  # writes the shared store refused (CloudWatch still has each fact, as EMF)
 
     def incr(self, name: str, labels: Mapping[str, str], by: float = 1) -> None:
         _emf(name, MetricUnit.Count, by, labels)
-        self._inner.incr(name, labels, by)
+        self._guarded("incr", lambda: self._inner.incr(name, labels, by))
 
     def observe(self, name: str, labels: Mapping[str, str], value: float, buckets: Sequence[float]) -> None:
         _emf(name, MetricUnit.Seconds if name.endswith("_seconds") else MetricUnit.NoUnit, value, labels)
-        self._inner.observe(name, labels, value, buckets)
+        self._guarded("observe", lambda: self._inner.observe(name, labels, value, buckets))
 
     def snapshot(self) -> Snapshot:
         return self._inner.snapshot()
 
     def flush(self) -> None:
-        self._inner.flush()
+        self._guarded("flush", self._inner.flush)
+
+    def _guarded(self, what: str, write: Callable[[], None]) -> None:
+        """A counter store that fails (throttled, down) is logged, never raised: a metric must not fail a
+        trade, a 202 or a batch (whose redelivery would only do the work again). The EMF line is out."""
+        try:
+            write()
+        except Exception as exc:
+            self.store_failures += 1
+            logger.warning("counter store %s failed: %s (the EMF metric was written)", what, type(exc).__name__)
 
 
 # ----------------------------------------------------------------------------------------- Prometheus
