@@ -16,9 +16,10 @@ from contracts.orders import (
 )
 from contracts.rejection import Rejection, RejectionCode
 from contracts.signal import Action, OrderType, Signal, SignalMeta, TimeInForce, derive_signal_id
-from contracts.status import TERMINAL, TRANSITIONS, AuditEvent, SignalState, SignalStatus
+from contracts.status import EXITING, TERMINAL, TRANSITIONS, AuditEvent, Life, SignalState, SignalStatus, SubState
 
 __all__ = [
+    "EXITING",
     "TERMINAL",
     "TRANSITIONS",
     "Action",
@@ -28,6 +29,7 @@ __all__ = [
     "BracketPlacement",
     "Brackets",
     "Hold",
+    "Life",
     "Money",
     "OcoBrackets",
     "OrderPlan",
@@ -41,6 +43,7 @@ __all__ = [
     "SignalState",
     "SignalStatus",
     "StopLossBracket",
+    "SubState",
     "TakeProfitBracket",
     "TimeInForce",
     "derive_signal_id",

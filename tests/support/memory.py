@@ -24,7 +24,7 @@ from tradeengine.pipeline.ports import (
 )
 from tradeengine.risk import TradingState
 
-from contracts.status import AuditEvent, SignalState
+from contracts.status import EXITING, AuditEvent
 
 
 class MemorySignalStore:
@@ -46,12 +46,12 @@ class MemorySignalStore:
     def advance(self, signal_id: str, step: Step) -> SignalRecord | None:
         with self._lock:
             row = self._rows.get(signal_id)
-            if row is None or not row.state.can_become(step.to):
+            if row is None or row.life not in step.sources():
                 return None
             when = step.at or datetime.now(UTC)
             new = replace(
                 row,
-                state=step.to,
+                state=step.to.public,
                 version=row.version + 1,
                 updated_at=when,
                 code=step.code if step.code is not None else row.code,
@@ -59,33 +59,7 @@ class MemorySignalStore:
                 plan=step.plan if step.plan is not None else row.plan,
                 execution=step.execution if step.execution is not None else row.execution,
                 history=(*row.history, step.transition(when)),
-                watching_exits=step.watch_exits and step.to is SignalState.FILLED,
-            )
-            self._rows[signal_id] = new
-            return new
-
-    def close_exits(
-        self,
-        signal_id: str,
-        *,
-        execution: Mapping[str, Any],
-        at: datetime | None = None,
-        stage: str = "",
-        detail: Mapping[str, Any] | None = None,
-        keep_watching: bool = False,
-    ) -> SignalRecord | None:
-        with self._lock:
-            row = self._rows.get(signal_id)
-            if row is None or not row.watching_exits:
-                return None
-            when = at or datetime.now(UTC)
-            new = replace(
-                row,
-                version=row.version + 1,
-                updated_at=when,
-                execution=dict(execution),
-                history=(*row.history, Transition(row.state, when, None, None, stage, dict(detail or {}))),
-                watching_exits=keep_watching,
+                watching_exits=step.to is EXITING,
             )
             self._rows[signal_id] = new
             return new

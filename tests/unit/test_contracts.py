@@ -203,3 +203,18 @@ def test_brackets_are_told_apart_by_kind_as_stored_plans_carry_them() -> None:
         )
     with pytest.raises(ValidationError):  # a stop-loss bracket has its stop
         read({**common, "kind": "STOP_LOSS", "take_profit": _exit_leg("LIMIT", "tp", "50000")})
+
+
+def test_exiting_is_a_sub_state_of_filled_written_in_the_one_table() -> None:
+    from tradeengine.pipeline.ports import Step
+
+    from contracts.status import EXIT_MOVES, EXITING, ORDER_MOVES, TRANSITIONS
+
+    s = SignalState
+    assert EXITING.public is s.FILLED and not EXITING.terminal and s.FILLED.terminal
+    assert TRANSITIONS[EXITING] == {EXITING, s.FILLED}  # one more step while the exits work, or their end
+    assert [x for x in TRANSITIONS if EXITING in TRANSITIONS[x]] == [s.SUBMITTED, s.OPEN, s.PARTIALLY_FILLED, EXITING]
+    # an order's own move enters EXITING, never re-enters it; the exits' steps start only from it
+    assert Step(EXITING, source=ORDER_MOVES).sources() == [s.SUBMITTED, s.OPEN, s.PARTIALLY_FILLED]
+    assert Step(s.FILLED, source=EXIT_MOVES).sources() == [EXITING]
+    assert Step(s.FILLED).sources() == [s.SUBMITTED, s.OPEN, s.PARTIALLY_FILLED, EXITING]

@@ -14,7 +14,7 @@ import pytest
 from tradeengine.pipeline.ports import OpenPosition, SignalRecord, SignalStateStore, Step, Transition
 from tradeengine.stores.signal_state import TTL_ATTRIBUTE, DynamoDBSignalStateStore
 
-from contracts.status import SignalState
+from contracts.status import EXIT_MOVES, EXITING, ORDER_MOVES, SignalState
 from tests.support import tables
 
 pytestmark = pytest.mark.integration
@@ -278,10 +278,11 @@ def test_a_fill_with_working_exits_is_followed_until_they_are_closed(ddb: Any) -
     store.advance("open-1", Step(S.OPEN))
     store.advance("plain-1", Step(S.FILLED))
     at = T0 + timedelta(hours=1)
-    filled = store.advance(
-        "exits-1", Step(S.FILLED, execution={"exits": {"result": "accepted"}}, at=at, watch_exits=True)
-    )
-    assert filled is not None and filled.watching_exits and filled.state is S.FILLED
+    filled = store.advance("exits-1", Step(EXITING, execution={"exits": {"result": "accepted"}}, at=at))
+    assert filled is not None and filled.watching_exits and filled.state is S.FILLED and filled.life is EXITING
+    assert filled.history[-1].state is S.FILLED  # EXITING is FILLED to everyone outside the store
+    late = Step(EXITING, execution={"exits": {"result": "rejected"}}, source=ORDER_MOVES)
+    assert store.advance("exits-1", late) is None  # a late delivery of the same fill finds nothing to do
     item = ddb.get_item(TableName=name, Key={"pk": {"S": "exits-1"}})["Item"]
     assert item["open_state"]["S"] == "EXITING" and TTL_ATTRIBUTE not in item  # never reaped while exits work
 
@@ -289,16 +290,23 @@ def test_a_fill_with_working_exits_is_followed_until_they_are_closed(ddb: Any) -
     while len(store.open_signals()) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [r.signal_id for r in store.open_signals()] == ["open-1", "exits-1"]  # EXITING walks last
-    assert store.close_exits("plain-1", execution={}) is None  # a fill without exits has nothing to close
+    assert store.advance("plain-1", Step(S.FILLED, source=EXIT_MOVES)) is None  # a fill without exits: nothing
+    retried = store.advance("exits-1", Step(EXITING, execution=filled.execution, at=at, source=EXIT_MOVES))
+    assert retried is not None and retried.life is EXITING and retried.version == filled.version + 1
+    filled = retried  # one more step while the exits work: still followed
 
     done_at = at + timedelta(minutes=5)
     result = {"closed_by": "take_profit", "legs": {"take_profit": {"executed_qty": Decimal("0.0100")}}}
-    closed = store.close_exits(
+    closed = store.advance(
         "exits-1",
-        execution={**filled.execution, "exit_result": result},
-        at=done_at,
-        stage="monitor",
-        detail={"exit_result": result},
+        Step(
+            S.FILLED,
+            execution={**filled.execution, "exit_result": result},
+            at=done_at,
+            stage="monitor",
+            detail={"exit_result": result},
+            source=EXIT_MOVES,
+        ),
     )
     assert closed is not None and not closed.watching_exits and closed.state is S.FILLED
     assert closed.version == filled.version + 1 and closed.updated_at == done_at
@@ -307,5 +315,5 @@ def test_a_fill_with_working_exits_is_followed_until_they_are_closed(ddb: Any) -
     item = ddb.get_item(TableName=name, Key={"pk": {"S": "exits-1"}})["Item"]
     assert "open_state" not in item
     assert int(item[TTL_ATTRIBUTE]["N"]) == int((done_at + timedelta(days=90)).timestamp())
-    assert store.close_exits("exits-1", execution={}) is None  # closed once: a second monitor finds nothing
+    assert store.advance("exits-1", Step(S.FILLED, source=EXIT_MOVES)) is None  # closed once: a second finds nothing
     assert store.get("exits-1") == closed

@@ -41,7 +41,7 @@ from tradeengine.pipeline.booking import BookUnavailable, book_order, refresh_po
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.errors import MalformedMessage, RetryLater
 from tradeengine.pipeline.exits import describe_outcome, follow_exits, order_summary, otoco_request, with_entry
-from tradeengine.pipeline.lifecycle import STATE_OF, exits_after_fill, exits_working
+from tradeengine.pipeline.lifecycle import STATE_OF, exits_after_fill, order_step
 from tradeengine.pipeline.ports import Step
 from tradeengine.pipeline.recorder import Recorder
 
@@ -186,7 +186,7 @@ def _settle(
         execution.update(exits_after_fill(plan, entry, deps))
     recorder.advance(
         sid,
-        Step(state, execution=execution, detail={"exchange": execution}, watch_exits=exits_working(plan, execution)),
+        order_step(state, plan, execution, {"exchange": execution}),
     )
     deps.counters.incr(TRADES, {"status": state.value.lower(), "type": order_type})
     _observe_latency(message, deps, recorder.clock())

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from contracts.money import plain
 from contracts.orders import BracketPlacement, Brackets, OcoBrackets, OrderPlan, OrderRequest, Side
+from contracts.status import EXIT_MOVES, EXITING, SignalState
 from tradeengine.brackets import level_minimum, split
 from tradeengine.decimals import ONE, floor_to_step
 from tradeengine.exchange.base import (
@@ -23,6 +24,7 @@ from tradeengine.exchange.base import (
     Unknown,
 )
 from tradeengine.metrics import TRADES
+from tradeengine.pipeline.ports import Step
 from tradeengine.rules import SymbolRules
 from tradeengine.sizing import SizingConfig
 
@@ -146,6 +148,12 @@ def oco_request(symbol: str, b: OcoBrackets, qty: Decimal) -> OcoRequest:
     )
 
 
+def exits_step(execution: Mapping[str, Any], detail: Mapping[str, Any], keep_watching: bool = False) -> Step:
+    """A step of a filled signal's exits, only while they work (EXIT_MOVES): their end, FILLED, or with
+    ``keep_watching`` one more EXITING step (exits placed on a retry, an attempt that failed)."""
+    return Step(EXITING if keep_watching else SignalState.FILLED, execution=execution, detail=detail, source=EXIT_MOVES)
+
+
 def describe_outcome(outcome: PlaceOutcome) -> dict[str, Any]:
     if isinstance(outcome, Accepted):
         placed = outcome.order
@@ -232,7 +240,7 @@ def follow_exits(
     result = {"closed_by": closed_by, "legs": {name: order_summary(order) for name, order in ended.items()}}
     result.update(extra or {})
     execution = {**dict(record.execution or {}), "exit_result": result}
-    if recorder.close_exits(record.signal_id, execution, detail={"exit_result": result}) is None:
+    if recorder.advance(record.signal_id, exits_step(execution, {"exit_result": result})) is None:
         return "working"
     status = "exit_filled" if closed_by else "exit_ended"
     deps.counters.incr(TRADES, {"status": status, "type": closed_by or "none"})

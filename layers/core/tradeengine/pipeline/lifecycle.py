@@ -4,7 +4,9 @@
   way whether the placement or a later lookup brought it);
 - ``exits_after_fill``: what a filled entry does about its exits (the OTOCO's pair went live with it, or the
   first placement attempt of ``pipeline/protection.py``);
-- ``exits_working``: whether the monitor goes on following the signal after FILLED.
+- ``exits_working``: whether the monitor goes on following the signal after FILLED;
+- ``order_step``: the move an order's status makes, to EXITING (``contracts.status``) when it filled and its
+  exits are working.
 
 A shared module, not a stage: execution and the monitor import this, never each other.
 """
@@ -15,10 +17,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from contracts.orders import OrderPlan
-from contracts.status import SignalState
+from contracts.status import EXITING, ORDER_MOVES, Life, SignalState
 from tradeengine.exchange.base import ExchangeOrder, OrderStatus
 from tradeengine.pipeline import protection
 from tradeengine.pipeline.exits import with_entry
+from tradeengine.pipeline.ports import Step
 
 if TYPE_CHECKING:
     from tradeengine.pipeline.deps import Deps
@@ -45,6 +48,13 @@ def exits_working(plan: OrderPlan, execution: Mapping[str, Any]) -> bool:
     if with_entry(b):
         return True
     return execution.get("protection") in (protection.PROTECTED, protection.PENDING)
+
+
+def order_step(state: SignalState, plan: OrderPlan, execution: Mapping[str, Any], detail: Mapping[str, Any]) -> Step:
+    """The move an order's status makes (execution's placement, the monitor's lookup): to EXITING when the entry
+    filled and its exits are working, else to ``state``; never from EXITING, whose fill is recorded already."""
+    to: Life = EXITING if state is SignalState.FILLED and exits_working(plan, execution) else state
+    return Step(to, execution=execution, detail=detail, source=ORDER_MOVES)
 
 
 def exits_after_fill(plan: OrderPlan, entry: ExchangeOrder, deps: Deps) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from tradeengine.pipeline import protection
 from tradeengine.pipeline.booking import book_order
 from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.exits import follow_exits, order_summary
-from tradeengine.pipeline.lifecycle import STATE_OF, exits_after_fill, exits_working
+from tradeengine.pipeline.lifecycle import STATE_OF, exits_after_fill, order_step
 from tradeengine.pipeline.ports import OpenPosition, SignalRecord, Step
 from tradeengine.pipeline.recorder import Recorder
 
@@ -157,7 +157,7 @@ def _follow(record: SignalRecord, deps: Deps, recorder: Recorder) -> str | None:
     step = {**execution, "entry": {**execution["entry"], "fills": _new_fills(previous, execution["entry"])}}
     moved = recorder.advance(
         record.signal_id,
-        Step(state, execution=execution, detail={"exchange": step}, watch_exits=exits_working(plan, execution)),
+        order_step(state, plan, execution, {"exchange": step}),
     )
     if moved is None:
         return None

@@ -19,7 +19,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from contracts.events import ExecutionEvent
-from contracts.status import AuditEvent, SignalState
+from contracts.status import EXITING as EXITING_STATE
+from contracts.status import AuditEvent, Life, SignalState, SubState
 from tradeengine.book import BookFill, Position
 from tradeengine.risk import TradingState
 from tradeengine.rules import SymbolRules
@@ -41,21 +42,31 @@ class Transition:
 class Step:
     """One move of a signal, as a stage asks for it and the store writes it: the state it moves to, why (``code``,
     ``reason``), what it stores with the move (``plan``, ``execution``: kept unless given), the detail its history
-    keeps, and who moved it when (``stage``, ``at``: the recorder fills both in)."""
+    keeps, and who moved it when (``stage``, ``at``: the recorder fills both in).
 
-    to: SignalState
+    ``to`` is a state of the life (``contracts.status.Life``): EXITING for a fill whose exits the monitor follows,
+    and for each step while they work. ``source``: the move is made only from these of the states
+    ``TRANSITIONS`` allows it from (``ORDER_MOVES`` for a move an order's status makes)."""
+
+    to: Life
     code: str | None = None
     reason: str | None = None
     plan: Mapping[str, Any] | None = None
     execution: Mapping[str, Any] | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
-    watch_exits: bool = False  # with ``to`` FILLED: the entry's exit orders are working, the monitor follows them
+    source: frozenset[Life] | None = None
     stage: str = ""
     at: datetime | None = None
 
     def transition(self, when: datetime) -> Transition:
-        """The step as the record's history keeps it."""
-        return Transition(self.to, when, self.code, self.reason, self.stage, dict(self.detail))
+        """The step as the record's history keeps it (EXITING is FILLED there)."""
+        return Transition(self.to.public, when, self.code, self.reason, self.stage, dict(self.detail))
+
+    def sources(self) -> list[Life]:
+        """The states this step may move a signal from: the table's, narrowed by ``source``."""
+        return [
+            s for s in (*SignalState, *SubState) if s.can_become(self.to) and (self.source is None or s in self.source)
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +92,11 @@ class SignalRecord:
     @property
     def terminal(self) -> bool:
         return self.state.terminal
+
+    @property
+    def life(self) -> Life:
+        """Where the signal is in ``TRANSITIONS``: its state, or EXITING for a FILLED one whose exits work."""
+        return EXITING_STATE if self.watching_exits and self.state is SignalState.FILLED else self.state
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,29 +125,13 @@ class SignalStateStore(Protocol):
     def get(self, signal_id: str) -> SignalRecord | None: ...
 
     def advance(self, signal_id: str, step: Step) -> SignalRecord | None:
-        """Move forward to ``step.to`` if that is a legal transition from the stored state.
+        """Move forward to ``step.to`` if that is a legal transition from the stored life (``SignalRecord.life``).
 
         Returns the new record, or None when the transition is not legal any more (someone else moved
         the signal on first): the caller treats that as "already done", never as an error.
-        ``step.watch_exits`` (with ``to`` FILLED): the entry's exit orders are working; the monitor follows
-        them (``open_signals``) until ``close_exits``.
+        To EXITING: the record is FILLED and the monitor follows its exits (``open_signals``); out of EXITING
+        to FILLED: their end, and the monitor stops following it.
         """
-        ...
-
-    def close_exits(
-        self,
-        signal_id: str,
-        *,
-        execution: Mapping[str, Any],
-        at: datetime | None = None,
-        stage: str = "",
-        detail: Mapping[str, Any] | None = None,
-        keep_watching: bool = False,
-    ) -> SignalRecord | None:
-        """The exits of a FILLED signal have ended: record ``execution`` and one more FILLED step, and stop
-        watching. None when the signal is not watching its exits (someone else closed them first).
-        ``keep_watching``: record the step (exits placed on a retry, an attempt that failed) and go on
-        watching."""
         ...
 
     def list_signals(self, query: SignalQuery, limit: int = 100, after: str | None = None) -> list[SignalRecord]:
@@ -207,7 +207,7 @@ class Counters(Protocol):
 
 
 OPEN_STATES = (SignalState.SUBMITTED, SignalState.OPEN, SignalState.PARTIALLY_FILLED)
-EXITING = "EXITING"  # a FILLED signal whose exit orders are still working
+EXITING = EXITING_STATE.value  # the walk's group of a FILLED signal whose exit orders are still working
 WALK = (*(s.value for s in OPEN_STATES), EXITING)  # what the monitor follows, in the order it walks
 
 

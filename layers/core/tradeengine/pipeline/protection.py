@@ -29,7 +29,7 @@ from tradeengine.decimals import floor_to_step
 from tradeengine.exchange.base import Accepted, ExchangeError, ExchangeOrder, Rejected, Unknown
 from tradeengine.metrics import ERRORS, TRADES
 from tradeengine.pipeline.booking import book_order, refresh_position, working_records
-from tradeengine.pipeline.exits import order_summary, place_exits
+from tradeengine.pipeline.exits import exits_step, order_summary, place_exits
 from tradeengine.rules import OrderContext
 from tradeengine.sizing_base import client_order_id
 
@@ -215,7 +215,7 @@ def _record(
     new = {**execution, **update}
     if new.get("protection") == PROTECTED:
         new.pop("next_exit_attempt_at", None)
-    recorder.close_exits(record.signal_id, new, detail={"protection": dict(update)}, keep_watching=keep)
+    recorder.advance(record.signal_id, exits_step(new, {"protection": dict(update)}, keep_watching=keep))
     return str(new.get("protection"))
 
 
@@ -230,5 +230,5 @@ def _close(
     result = {"closed_by": closed_by, "legs": legs or {}, **{k: v for k, v in update.items() if k != "protection"}}
     new = {**execution, **update, "exit_result": result}
     new.pop("next_exit_attempt_at", None)
-    recorder.close_exits(record.signal_id, new, detail={"protection": dict(update), "exit_result": result})
+    recorder.advance(record.signal_id, exits_step(new, {"protection": dict(update), "exit_result": result}))
     return str(update["protection"])

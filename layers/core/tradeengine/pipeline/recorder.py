@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -88,26 +88,6 @@ class Recorder:
     def advance(self, signal_id: str, step: Step) -> SignalRecord | None:
         """Move the signal by ``step``, as this stage and now; None when the move is not legal any more."""
         new = self.store.advance(signal_id, replace(step, stage=self.stage, at=self.clock()))
-        if new is not None:
-            self._first_step.setdefault(signal_id, len(new.history))  # the first step this recorder took
-            self.write_audit(new)
-        return new
-
-    def close_exits(
-        self,
-        signal_id: str,
-        execution: Mapping[str, Any],
-        detail: Mapping[str, Any] | None = None,
-        keep_watching: bool = False,
-    ) -> SignalRecord | None:
-        new = self.store.close_exits(
-            signal_id,
-            execution=execution,
-            at=self.clock(),
-            stage=self.stage,
-            detail=detail,
-            keep_watching=keep_watching,
-        )
         if new is not None:
             self._first_step.setdefault(signal_id, len(new.history))  # the first step this recorder took
             self.write_audit(new)

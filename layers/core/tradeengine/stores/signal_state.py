@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from contracts.money import dumps
-from contracts.status import SignalState
+from contracts.status import Life, SignalState, SubState
 from tradeengine.pipeline.ports import (
     EXITING,
     OPEN_STATES,
@@ -181,7 +181,7 @@ class DynamoDBSignalStateStore:
         return item
 
     def advance(self, signal_id: str, step: Step) -> SignalRecord | None:
-        sources = [s for s in SignalState if s.can_become(step.to)]
+        sources = step.sources()
         if not sources:
             return None
         update = self._update(step, sources, step.at or datetime.now(UTC))
@@ -195,12 +195,14 @@ class DynamoDBSignalStateStore:
             raise
         return record_from_item(response["Attributes"])
 
-    def _update(self, step: Step, sources: Sequence[SignalState], when: datetime) -> dict[str, Any]:
-        """The UpdateItem's expressions: append the step, bump the version, on condition the move is legal."""
+    def _update(self, step: Step, sources: Sequence[Life], when: datetime) -> dict[str, Any]:
+        """The UpdateItem's expressions: append the step, bump the version, on condition the move is legal.
+
+        EXITING is stored as ``state`` FILLED with the sparse index's attribute EXITING (the monitor's group)."""
         to = step.to
         names = {"#s": "state", "#v": "version", "#u": "updated_at", "#h": "history"}
         values: dict[str, Any] = {
-            ":to": {"S": to.value},
+            ":to": {"S": to.public.value},
             ":at": {"S": _iso(when)},
             ":step": {"L": [_transition_item(step.transition(when))]},
             ":empty": {"L": []},
@@ -220,7 +222,7 @@ class DynamoDBSignalStateStore:
         if to in OPEN_STATES:
             sets.append("#open = :to")
             removes.append("#ttl")
-        elif step.watch_exits and to is SignalState.FILLED:
+        elif to is SubState.EXITING:
             values[":exiting"] = {"S": EXITING}
             sets.append("#open = :exiting")
             removes.append("#ttl")
@@ -228,61 +230,21 @@ class DynamoDBSignalStateStore:
             values[":ttl"] = self._expires(when)
             sets.append("#ttl = :ttl")
             removes.append("#open")
-        allowed_states = []
-        for i, source in enumerate(sources):
+        allowed_states, allowed = [], []
+        for i, source in enumerate(s for s in sources if isinstance(s, SignalState)):
             values[f":from{i}"] = {"S": source.value}
             allowed_states.append(f":from{i}")
+        if allowed_states:
+            allowed.append(f"#s IN ({', '.join(allowed_states)})")
+        if SubState.EXITING in sources:  # FILLED, its exits followed
+            values[":filled"], values[":exiting"] = {"S": SignalState.FILLED.value}, {"S": EXITING}
+            allowed.append("(#s = :filled AND #open = :exiting)")
         return {
             "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-            "ConditionExpression": f"#s IN ({', '.join(allowed_states)})",
+            "ConditionExpression": " OR ".join(allowed),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
-
-    def close_exits(
-        self,
-        signal_id: str,
-        *,
-        execution: Mapping[str, Any],
-        at: datetime | None = None,
-        stage: str = "",
-        detail: Mapping[str, Any] | None = None,
-        keep_watching: bool = False,
-    ) -> SignalRecord | None:
-        when = at or datetime.now(UTC)
-        step = Transition(SignalState.FILLED, when, None, None, stage, dict(detail or {}))
-        ending = ", #ttl = :ttl REMOVE #open" if not keep_watching else ""
-        try:
-            response = self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": signal_id}},
-                UpdateExpression=f"SET #e = :e, #v = #v + :one, #u = :at, #h = list_append(#h, :step){ending}",
-                ConditionExpression="#s = :filled AND #open = :exiting",
-                ExpressionAttributeNames={
-                    "#e": "execution",
-                    "#v": "version",
-                    "#u": "updated_at",
-                    "#h": "history",
-                    "#open": OPEN_ATTRIBUTE,
-                    "#s": "state",
-                    **({} if keep_watching else {"#ttl": TTL_ATTRIBUTE}),
-                },
-                ExpressionAttributeValues={
-                    ":e": {"S": _dumps(dict(execution))},
-                    ":one": {"N": "1"},
-                    ":at": {"S": _iso(when)},
-                    ":step": {"L": [_transition_item(step)]},
-                    ":filled": {"S": SignalState.FILLED.value},
-                    ":exiting": {"S": EXITING},
-                    **({} if keep_watching else {":ttl": self._expires(when)}),
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except Exception as exc:
-            if aws.error_code(exc) == _CONFLICT:  # not watching its exits (any more)
-                return None
-            raise
-        return record_from_item(response["Attributes"])
 
     def open_signals(self, limit: int = 100, after: OpenPosition | None = None) -> Sequence[SignalRecord]:
         """At most ``limit`` signals to follow after ``after``, in ``OpenPosition`` order, from the sparse
