@@ -509,7 +509,9 @@ def test_one_signal_the_monitor_cannot_follow_does_not_stop_the_others(deps):
 def test_a_partial_fill_step_carries_only_its_new_fills(deps):
     from tradeengine.pipeline.monitor import _new_fills
 
+    from contracts.execution import RecordedOrder
+
     before = {"fills": [{"trade_id": 1, "qty": "0.1"}, {"trade_id": 2, "qty": "0.2"}]}
     after = {"fills": [*before["fills"], {"trade_id": 3, "qty": "0.3"}]}
-    assert _new_fills(before, after) == [{"trade_id": 3, "qty": "0.3"}]
-    assert _new_fills({}, after) == after["fills"]
+    assert _new_fills(RecordedOrder.model_validate(before), after) == [{"trade_id": 3, "qty": "0.3"}]
+    assert _new_fills(None, after) == after["fills"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from contracts.execution import Execution
 from contracts.money import plain
 from tradeengine.exchange.base import Balance, ExchangeOrder
 from tradeengine.pipeline.ports import SignalRecord
@@ -52,6 +53,11 @@ def balance_json(balance: Balance) -> dict[str, Any]:
     return {"asset": balance.asset, "free": plain(balance.free), "locked": plain(balance.locked)}
 
 
+def _protection(record: SignalRecord) -> str | None:
+    protection = Execution.read(record.execution).protection
+    return protection.value if protection is not None else None
+
+
 def record_json(record: SignalRecord) -> dict[str, Any]:
     """A signal's state and its whole history, as ``GET /signals/{id}`` answers."""
     return {
@@ -60,7 +66,7 @@ def record_json(record: SignalRecord) -> dict[str, Any]:
         "terminal": record.terminal,
         "exits_working": record.watching_exits,  # FILLED, and its stop-loss / take-profit are still working
         # protected | pending | flattened | unprotected (tradeengine.pipeline.protection); None: no exits asked
-        "protection": dict(record.execution or {}).get("protection"),
+        "protection": _protection(record),
         "code": record.code,
         "reason": record.reason,
         "symbol": record.symbol,

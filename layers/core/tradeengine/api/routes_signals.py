@@ -13,6 +13,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from contracts import wire
+from contracts.execution import Execution
+from contracts.money import plain
 from contracts.signal import SIGNAL_ID_PATTERN
 from contracts.status import TERMINAL, SignalState
 from tradeengine.api.auth import forbid_other_strategies, may_act_for, require
@@ -184,11 +186,13 @@ def _reason(record: SignalRecord, params: Mapping[str, Any] | None) -> str:
         return record.reason
     if not params:
         return f"the signal is {record.state.value.lower()}"
-    entry = (record.execution or {}).get("entry") or {}
-    qty = entry.get("executed_qty") or params.get("quantity") or params.get("quote_order_qty") or "?"
+    entry = Execution.read(record.execution).entry
+    executed = plain(entry.executed_qty) if entry is not None and entry.executed_qty is not None else None
+    qty = executed or params.get("quantity") or params.get("quote_order_qty") or "?"
     what = f"{params['type']} {params['side']} of {qty} {params['symbol']}"
     if record.state is SignalState.FILLED:
-        return f"{what} filled at {entry.get('avg_price') or params.get('price') or 'market'}"
+        avg = plain(entry.avg_price) if entry is not None and entry.avg_price is not None else None
+        return f"{what} filled at {avg or params.get('price') or 'market'}"
     if record.state is SignalState.OPEN:
         return f"{what} is open on the exchange at {params.get('price') or params.get('stop_price') or 'market'}"
     if record.state is SignalState.PARTIALLY_FILLED:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from contracts.execution import Execution
 from contracts.orders import OrderPlan
 from contracts.status import EXITING, ORDER_MOVES, Life, SignalState
 from tradeengine.exchange.base import ExchangeOrder, OrderStatus
@@ -47,7 +48,7 @@ def exits_working(plan: OrderPlan, execution: Mapping[str, Any]) -> bool:
         return False
     if with_entry(b):
         return True
-    return execution.get("protection") in (protection.PROTECTED, protection.PENDING)
+    return Execution.read(execution).exits_working
 
 
 def order_step(state: SignalState, plan: OrderPlan, execution: Mapping[str, Any], detail: Mapping[str, Any]) -> Step:

@@ -23,6 +23,7 @@ from datetime import timedelta
 from time import monotonic
 from typing import Any
 
+from contracts.execution import Execution, Protection, RecordedOrder
 from contracts.orders import OrderPlan
 from contracts.status import SignalState
 from tradeengine.exchange.base import ExchangeError
@@ -144,8 +145,8 @@ def _follow(record: SignalRecord, deps: Deps, recorder: Recorder) -> str | None:
             return SignalState.FAILED.value
         return None
     state = STATE_OF[order.status]
-    previous = dict(record.execution or {}).get("entry", {})
-    if state is record.state and previous.get("executed_qty") == order_summary(order)["executed_qty"]:
+    previous = Execution.read(record.execution).entry
+    if state is record.state and previous is not None and previous.executed_qty == order.executed_qty:
         return None
     if order.executed_qty > 0:  # book before the state moves on: a crash here is booked by the next run
         book_order(order, record.signal_id, record.strategy_id, _role(record), deps)
@@ -169,8 +170,8 @@ def _role(record: SignalRecord) -> str:
     return "close" if dict(record.signal).get("action") == "close" else "entry"
 
 
-def _new_fills(previous: Mapping[str, Any], current: Mapping[str, Any]) -> list[Any]:
-    seen = {fill.get("trade_id") for fill in previous.get("fills", ())}
+def _new_fills(previous: RecordedOrder | None, current: Mapping[str, Any]) -> list[Any]:
+    seen = {fill.trade_id for fill in previous.fills} if previous is not None else set()
     return [fill for fill in current.get("fills", ()) if fill.get("trade_id") not in seen]
 
 
@@ -178,7 +179,7 @@ def _follow_exits(record: SignalRecord, plan: OrderPlan, deps: Deps, recorder: R
     """Exits still to place: retry them (or apply the policy). Exits working: look up each leg; once none
     is working any more, record how the position was closed — or, canceled on the exchange by hand, apply
     the unprotected-position policy."""
-    if dict(record.execution or {}).get("protection") == protection.PENDING:
+    if Execution.read(record.execution).protection is Protection.PENDING:
         changed = protection.retry(record, plan, deps, recorder)
         return f"PROTECTION_{changed.upper()}" if changed else None
     outcome = follow_exits(record, plan, deps, recorder, by_hand=lambda: protection.canceled_by_hand(record, deps))

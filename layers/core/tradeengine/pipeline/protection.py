@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from contracts.execution import Execution, Protection
 from contracts.money import plain
 from contracts.orders import BinanceOrderType, OrderPlan, OrderRequest, Side
 from tradeengine.decimals import floor_to_step
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from tradeengine.pipeline.recorder import Recorder
 
 log = logging.getLogger(__name__)
-PROTECTED, PENDING, FLATTENED, UNPROTECTED = "protected", "pending", "flattened", "unprotected"
+PROTECTED, PENDING, FLATTENED, UNPROTECTED = Protection  # as written to the record: their values, plain strings
 
 
 def first_attempt(plan: OrderPlan, entry: ExchangeOrder, deps: Deps) -> dict[str, Any]:
@@ -69,10 +70,10 @@ def retry(record: SignalRecord, plan: OrderPlan, deps: Deps, recorder: Recorder)
 
     Returns the new protection when it changed, None when there is nothing to do yet."""
     execution = dict(record.execution or {})
-    due = execution.get("next_exit_attempt_at")
-    if isinstance(due, str) and recorder.clock() < datetime.fromisoformat(due):
+    stored = Execution.read(execution)
+    if stored.next_exit_attempt_at is not None and recorder.clock() < stored.next_exit_attempt_at:
         return None
-    attempts = int(execution.get("exit_attempts", 1))
+    attempts = stored.exit_attempts
     if _already_working(plan, deps):  # an unknown answer that did place them: resolved by client order id
         return _record(record, execution, {"protection": PROTECTED, "exits": {"result": "resolved"}}, recorder)
     entry = _entry(plan, deps)
@@ -213,7 +214,7 @@ def _record(
     keep: bool = True,
 ) -> str | None:
     new = {**execution, **update}
-    if new.get("protection") == PROTECTED:
+    if Execution.read(new).protection is Protection.PROTECTED:
         new.pop("next_exit_attempt_at", None)
     recorder.advance(record.signal_id, exits_step(new, {"protection": dict(update)}, keep_watching=keep))
     return str(new.get("protection"))
@@ -226,8 +227,9 @@ def _close(
     closed_by: str | None,
     recorder: Recorder,
 ) -> str:
-    legs = execution.get("exit_result", {}).get("legs") if isinstance(execution.get("exit_result"), Mapping) else None
-    result = {"closed_by": closed_by, "legs": legs or {}, **{k: v for k, v in update.items() if k != "protection"}}
+    ended = Execution.read(execution).exit_result  # the legs, when they ended before the policy applied
+    legs = {name: leg.model_dump(mode="json") for name, leg in ended.legs.items()} if ended is not None else {}
+    result = {"closed_by": closed_by, "legs": legs, **{k: v for k, v in update.items() if k != "protection"}}
     new = {**execution, **update, "exit_result": result}
     new.pop("next_exit_attempt_at", None)
     recorder.advance(record.signal_id, exits_step(new, {"protection": dict(update), "exit_result": result}))

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts.errors import describe
+from contracts.execution import Execution
 from contracts.messages import PlanMessage, SignalMessage
 from contracts.orders import Hold, OrderPlan, WorkingOrder
 from contracts.rejection import Rejection, RejectionCode
@@ -178,9 +179,9 @@ def _holding(signal: Signal, deps: Deps) -> tuple[Holding, tuple[WorkingOrder, .
 
 def _exit_quantity(record: SignalRecord) -> Decimal:
     """The base a FILLED signal's working exits lock: what they were placed for."""
-    placed = dict(record.execution or {}).get("exit_quantity")
-    if isinstance(placed, str):
-        return Decimal(placed)
+    placed = Execution.read(record.execution).exit_quantity
+    if placed is not None:
+        return placed
     plan = OrderPlan.model_validate(record.plan) if record.plan else None
     qty = plan.brackets.total_quantity if plan is not None and plan.brackets is not None else None
     return qty if qty is not None else Decimal(0)
