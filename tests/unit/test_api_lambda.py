@@ -33,7 +33,7 @@ class Context:
 def function(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, Deps]:
     """functions/api/app.py loaded as the Lambda runtime loads it, with an in-memory root in build_deps' place."""
     deps = memory_deps()
-    monkeypatch.setattr(deps_module, "build_deps", lambda: deps, raising=False)
+    monkeypatch.setattr(deps_module, "build_deps", lambda **_wiring: deps, raising=False)
     spec = importlib.util.spec_from_file_location("api_function_app", ROOT / "functions" / "api" / "app.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
