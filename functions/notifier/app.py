@@ -28,7 +28,7 @@ from tradeengine.stores.queues import SqsDeadLetters
 SETTINGS = get_settings()
 COUNTERS = BufferedCounters(DynamoDBCounters.from_settings(SETTINGS))  # flushed at the end of every invocation
 DEPS = NotifyDeps(
-    channels=DynamoDBChannels.from_settings(SETTINGS),
+    channels=DynamoDBChannels.from_settings(SETTINGS),  # read per event that is someone's message: in force at once
     delivered=DynamoDBDelivered.from_settings(SETTINGS),
     sender=UrllibSender(),
     counters=COUNTERS,

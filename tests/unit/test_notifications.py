@@ -160,7 +160,18 @@ def test_an_event_goes_to_the_channels_that_want_it_once(events: list[ExecutionE
     assert again.sent == () and set(again.already) == {"ch_webhook", "ch_telegram"}
     assert len(deps.sender.requests) == 2  # type: ignore[attr-defined]
     quiet = next(e for e in events if e.state == "QUEUED")
+
+    class Counted(MemoryChannels):
+        reads = 0
+
+        def active(self) -> list[Channel]:
+            self.reads += 1
+            return super().active()
+
+    deps.channels = counted = Counted(channel("webhook"))
     assert notify_message(json.loads(quiet.wire()), deps).topic is None
+    assert counted.reads == 0  # nobody's message: the channels (a table scan) are not even read
+    assert notify_message(json.loads(fill.wire()), deps).topic == "fills" and counted.reads == 1
 
 
 def test_a_target_that_is_down_is_retried_with_backoff_and_only_it(events: list[ExecutionEvent]) -> None:

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from contracts.events import ExecutionEvent
 from tradeengine.metrics import NOTIFICATIONS
-from tradeengine.notifications import Channel, HttpRequest, build_request, message_text, route
+from tradeengine.notifications import Channel, HttpRequest, build_request, message_text, route, topic_of
 from tradeengine.pipeline.errors import MalformedMessage, RetryLater
 from tradeengine.pipeline.ports import Counters
 
@@ -97,6 +97,8 @@ def notify_message(body: Mapping[str, Any], deps: NotifyDeps, receive_count: int
         event = ExecutionEvent.model_validate(body)
     except ValidationError as exc:
         raise MalformedMessage(f"not an execution event: {_first_error(exc)}") from None
+    if topic_of(event) is None:  # most steps are nobody's message: no read of the channels for them
+        return NotifyOutcome(None)
     topic, channels = route(event, deps.channels.active())
     if topic is None or not channels:
         return NotifyOutcome(topic)
