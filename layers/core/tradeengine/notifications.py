@@ -21,7 +21,7 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -286,11 +286,3 @@ def verify_signature(
 
 def _json(payload: Mapping[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def route(event: ExecutionEvent, channels: Iterable[Channel]) -> tuple[str | None, list[Channel]]:
-    """The event's topic and the channels that want it."""
-    topic = topic_of(event)
-    if topic is None:
-        return None, []
-    return topic, [c for c in channels if c.wants(event, topic)]

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from contracts.events import ExecutionEvent
 from tradeengine.metrics import NOTIFICATIONS
-from tradeengine.notifications import Channel, HttpRequest, build_request, message_text, route, topic_of
+from tradeengine.notifications import Channel, HttpRequest, build_request, message_text, topic_of
 from tradeengine.pipeline.errors import MalformedMessage, RetryLater
 from tradeengine.pipeline.ports import Counters
 
@@ -97,10 +97,11 @@ def notify_message(body: Mapping[str, Any], deps: NotifyDeps, receive_count: int
         event = ExecutionEvent.model_validate(body)
     except ValidationError as exc:
         raise MalformedMessage(f"not an execution event: {_first_error(exc)}") from None
-    if topic_of(event) is None:  # most steps are nobody's message: no read of the channels for them
+    topic = topic_of(event)
+    if topic is None:  # most steps are nobody's message: no read of the channels for them
         return NotifyOutcome(None)
-    topic, channels = route(event, deps.channels.active())
-    if topic is None or not channels:
+    channels = [c for c in deps.channels.active() if c.wants(event, topic)]
+    if not channels:
         return NotifyOutcome(topic)
     keys = {c.channel_id: f"{event.event_id}|{c.channel_id}" for c in channels}
     done = deps.delivered.seen(list(keys.values()))
