@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,26 +14,11 @@ from tradeengine.pipeline.ports import EventOutbox, EventPublisher
 from tradeengine.stores import aws
 from tradeengine.stores.events import DynamoDBEventOutbox, SnsEventPublisher, create_topic, subscribe_queue
 
-from contracts.events import EventKind, ExecutionEvent
 from tests.support import tables
+from tests.support.events import state_event as event
 from tests.support.ports import assert_implements
 
 pytestmark = pytest.mark.integration
-
-
-def event(sid: str, seq: int, symbol: str = "BTCUSDT") -> ExecutionEvent:
-    return ExecutionEvent(
-        event_id=f"{sid}:{seq}",
-        kind=EventKind.SIGNAL_STATE,
-        strategy_id="momentum_v1",
-        symbol=symbol,
-        signal_id=sid,
-        seq=seq,
-        state="QUEUED",
-        at=datetime.now(UTC),
-        mode="simulation",
-        detail={"price": "45000.10"},
-    )
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import asyncio
 import json
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import nats
@@ -16,24 +15,9 @@ import pytest
 from tradeengine.stores import aws
 from tradeengine.stores.events import SnsEventPublisher, create_topic, subscribe_queue
 
-from contracts.events import EventKind, ExecutionEvent
+from tests.support.events import state_event as event
 
 pytestmark = pytest.mark.integration
-
-
-def event(sid: str, seq: int, symbol: str) -> ExecutionEvent:
-    return ExecutionEvent(
-        event_id=f"{sid}:{seq}",
-        kind=EventKind.SIGNAL_STATE,
-        strategy_id="momentum_v1",
-        symbol=symbol,
-        signal_id=sid,
-        seq=seq,
-        state="QUEUED",
-        at=datetime.now(UTC),
-        mode="simulation",
-        detail={"price": "45000.10"},
-    )
 
 
 async def collect(
