@@ -152,7 +152,6 @@ class TradeEngineStack(Stack):
         made = {spec.logical_id: self._table(spec) for spec in TABLES}
         self.signals_table = made["SignalsTable"]
         self.rules_table = made["RulesTable"]
-        self.idempotency_table = made["IdempotencyTable"]
         self.paper_book_table = made["PaperBookTable"]
         self.counters_table = made["CountersTable"]
         self.control_table = made["ControlTable"]
@@ -307,7 +306,6 @@ class TradeEngineStack(Stack):
             "execution",
             "tradeengine-execution",
             extra_env={
-                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
                 "ORDERS_DLQ_URL": self.orders_dlq.queue_url,
             },
         )
@@ -316,7 +314,6 @@ class TradeEngineStack(Stack):
             self.counters_table,
             self.rules_table,
             self.paper_book_table,
-            self.idempotency_table,
             self.book_table,
         ):
             table.grant_read_write_data(execution)

@@ -69,13 +69,6 @@ TABLES: tuple[TableSpec, ...] = (
         ttl=rules_cache.TTL_ATTRIBUTE,
         keep=False,
     ),
-    TableSpec(
-        "IdempotencyTable",
-        "pipeline.idempotency: powertools' records (id hash key, TTL on expiration), 24 h",
-        pk="id",
-        ttl="expiration",
-        keep=False,
-    ),
     TableSpec("PaperBookTable", "stores.paper_book_dynamodb: the paper exchange's orders and balances"),
     TableSpec(
         "CountersTable", "stores.counters, quotas, venue budget, notified marks (TTL)", sk="sk", ttl="expires_at"

@@ -67,7 +67,7 @@ def test_functions_queues_tables(synth: tuple[str, dict[str, Any]]) -> None:
     t.resource_count_is("AWS::Lambda::LayerVersion", 1)
     t.resource_count_is("AWS::SQS::Queue", 6)
     t.all_resources_properties("AWS::SQS::Queue", {"FifoQueue": True, "SqsManagedSseEnabled": True})
-    t.resource_count_is("AWS::DynamoDB::Table", 7)
+    t.resource_count_is("AWS::DynamoDB::Table", 6)
     t.resource_count_is("AWS::SNS::Topic", 1)
     t.all_resources_properties(
         "AWS::DynamoDB::Table", {"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}}

@@ -288,7 +288,6 @@ def test_each_function_reaches_only_what_it_uses() -> None:
     }
     assert _policy_targets("ExecutionFunction") == common | {
         (crud, "RulesTable"),
-        (crud, "IdempotencyTable"),
         (crud, "BookTable"),
         (send, "OrdersDeadLetterQueue"),
         ("Statement", "OrdersQueue"),

@@ -53,7 +53,6 @@ DEPS = {
     "sizing": ["aws_lambda_powertools.utilities.batch", "pydantic", "pydantic_settings", "boto3", "pymongo"],
     "execution": [
         "aws_lambda_powertools.utilities.batch",
-        "aws_lambda_powertools.utilities.idempotency",
         "pydantic",
         "pydantic_settings",
         "boto3",

@@ -39,7 +39,6 @@ def provision(aws_url: str, *, visibility_timeout: int, prefix: str = "t") -> Pr
         "CONTROL_TABLE": (schemas.control, f"control-{run}"),
         "RULES_TABLE": (schemas.rules, f"rules-{run}"),
         "PAPER_BOOK_TABLE": (schemas.paper_book, f"paper-{run}"),
-        "IDEMPOTENCY_TABLE": (schemas.idempotency, f"idem-{run}"),
         "BOOK_TABLE": (schemas.book, f"book-{run}"),
     }
     for create, name in tables.values():

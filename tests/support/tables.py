@@ -60,7 +60,6 @@ counters = _of("CountersTable")
 control = _of("ControlTable")
 rules = _of("RulesTable")
 paper_book = _of("PaperBookTable")
-idempotency = _of("IdempotencyTable")
 
 BY_LOGICAL_ID: dict[str, Callable[[Any, str], None]] = {logical_id: _of(logical_id) for logical_id in SPECS}
 

@@ -24,7 +24,7 @@ PURE = (
     "exchange_info",
     "venue_budget",
 )
-WIRING = {"deps.py", "idempotency.py", "__init__.py"}
+WIRING = {"deps.py", "__init__.py"}
 ADAPTERS = ("tradeengine.stores", "tradeengine.api")
 
 

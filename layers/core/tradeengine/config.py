@@ -174,7 +174,6 @@ class Settings(BaseSettings):
     audit_retention_days: int | None = Field(default=None, gt=0)  # None keeps events forever (TTL on `at`)
 
     # Wiring of the functions
-    idempotency_table: str = "tradeengine-idempotency"
     market_data_url: str = "https://api.binance.com"  # paper prices: Binance public REST, or the local exchange
     paper_starting_balances: str = "USDT=10000"  # ASSET=amount,... for a new paper book
     # The paper exchange's fill model (TRADING_FEE_RATE is what sizing assumes, this is what the paper charges).

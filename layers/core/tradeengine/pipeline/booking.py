@@ -28,6 +28,7 @@ from tradeengine.pipeline.ports import OPEN_STATES, SignalRecord
 
 if TYPE_CHECKING:
     from tradeengine.pipeline.deps import Deps
+    from tradeengine.pipeline.recorder import Recorder
     from tradeengine.rules import SymbolRules
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,13 @@ class BookUnavailable(RuntimeError):
     """The fills cannot be booked now (no exchange rules, the venue did not answer): retry the message."""
 
 
-def book_order(order: ExchangeOrder, signal_id: str, strategy_id: str, role: str, deps: Deps) -> Position | None:
-    """Book every fill of ``order`` for ``strategy_id``; returns the position after it (None: nothing filled)."""
+def book_order(
+    order: ExchangeOrder, signal_id: str, strategy_id: str, role: str, deps: Deps, recorder: Recorder | None = None
+) -> Position | None:
+    """Book every fill of ``order`` for ``strategy_id``; returns the position after it (None: nothing filled).
+
+    With ``recorder``, the fill and position events go into its flush: one audit write and one publish for
+    the message, with its steps; without, they are written and published here."""
     if order.executed_qty <= 0:
         return None
     rules = deps.rules.get(order.symbol)
@@ -54,7 +60,7 @@ def book_order(order: ExchangeOrder, signal_id: str, strategy_id: str, role: str
     entries = [_entry(f, order, signal_id, strategy_id, role, rules, at_ms, deps) for f in fills]
     added = deps.ledger.add(entries)
     position = refresh_position(strategy_id, order.symbol, deps, rules)
-    _audit(added, position, order, deps)
+    _audit(added, position, order, deps, recorder)
     return position
 
 
@@ -160,7 +166,9 @@ def position_json(position: Position, mark: Decimal | None = None) -> dict[str, 
     }
 
 
-def _audit(added: Sequence[BookFill], position: Position, order: ExchangeOrder, deps: Deps) -> None:
+def _audit(
+    added: Sequence[BookFill], position: Position, order: ExchangeOrder, deps: Deps, recorder: Recorder | None
+) -> None:
     """One event per new fill and one per position change; idempotent keys, so a replay writes nothing new."""
     at = deps.clock()
     state = SignalState.FILLED if order.status is OrderStatus.FILLED else SignalState.PARTIALLY_FILLED
@@ -189,6 +197,9 @@ def _audit(added: Sequence[BookFill], position: Position, order: ExchangeOrder, 
             )
         )
     if not events:
+        return
+    if recorder is not None:
+        recorder.attach(events)
         return
     try:
         deps.audit.record(events)

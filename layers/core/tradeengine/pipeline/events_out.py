@@ -1,8 +1,10 @@
 """Execution events out, best effort: published after the state and the book are written, never on their way.
 
-Where they come from: ``Recorder.flush`` hands over each touched signal with the steps this stage added
-(``tradeengine.events.signal_events``), ``booking._audit`` the book's fill and position events
-(``tradeengine.events.book_events``). Both are derived from what is already durable, with stable ids.
+Where they come from: ``Recorder.flush`` hands over, once per message, each touched signal with the steps
+this stage added (``tradeengine.events.signal_events``) and the book's fill and position events booked
+meanwhile (``tradeengine.events.book_events``), published together in one batch; ``booking._audit``
+publishes the book's alone where no recorder is at hand. Both are derived from what is already durable,
+with stable ids.
 
 What is never allowed: an event stopping or slowing an order. ``EventsOut`` catches every failure; a
 failed publish puts the events in the outbox (``EventOutbox``: a signal by id and the first step to send,
@@ -93,21 +95,34 @@ class EventsOut:
 
     def signal(self, record: SignalRecord, after_seq: int = 0) -> None:
         """Publish ``record``'s steps past ``after_seq``; never raises."""
-        try:
-            events = signal_events(record, self.mode, after_seq)
-        except Exception as exc:  # a record the schema cannot carry is a bug to see, not a reason to stop
-            self._count_lost(len(record.history) - after_seq, f"signal {record.signal_id}", exc)
-            return
-        self._send(events, {signal_key(record.signal_id, after_seq): ""})
+        self.publish([(record, after_seq)], ())
 
     def book(self, audit: Iterable[AuditEvent]) -> None:
         """Publish the book's fill and position events; never raises."""
-        try:
-            events = book_events(audit)
-        except Exception as exc:
-            self._count_lost(1, "book events", exc)
-            return
-        self._send(events, {f"event:{e.event_id}": e.wire() for e in events})
+        self.publish((), audit)
+
+    def publish(self, signals: Sequence[tuple[SignalRecord, int]], book: Iterable[AuditEvent]) -> None:
+        """One message's events in one publish: the book's fill and position events, then each signal's steps
+        past its ``after_seq`` (the order they happened in: execution books a fill before its step). Never raises."""
+        events: list[ExecutionEvent] = []
+        keep: dict[str, str] = {}
+        audit = list(book)
+        if audit:
+            try:
+                found = book_events(audit)
+            except Exception as exc:
+                self._count_lost(1, "book events", exc)
+            else:
+                events += found
+                keep |= {f"event:{e.event_id}": e.wire() for e in found}
+        for record, after_seq in signals:
+            try:
+                events += signal_events(record, self.mode, after_seq)
+            except Exception as exc:  # a record the schema cannot carry is a bug to see, not a reason to stop
+                self._count_lost(len(record.history) - after_seq, f"signal {record.signal_id}", exc)
+                continue
+            keep[signal_key(record.signal_id, after_seq)] = ""
+        self._send(events, keep)
 
     def _send(self, events: list[ExecutionEvent], keep: Mapping[str, str]) -> None:
         if not events:

@@ -7,7 +7,12 @@ Exactly-once effect under at-least-once delivery:
    client order id; only an order the exchange has never seen is placed.
 3. An "unknown" answer (timeout, 5xx) is never resent in the same attempt: the order is looked up, and
    if it is not found yet the message is retried later, when the lookup is answered for sure.
-The function layer adds powertools idempotency keyed by the signal id in front of this.
+4. What is placed is the plan the signal's record holds (sizing wrote it with SIZED), read back by the
+   same conditional write: a message whose plan differs from it (a bug upstream, a forged body) cannot
+   place an order sizing did not decide.
+A redelivery after the end costs one conditional write that fails and one read (the record says FILLED,
+the audit is healed, nothing is sent): no idempotency table in front, whose two writes per signal would
+guard what these writes already do (docs/DESIGN.md, "One order per signal").
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from tradeengine.pipeline.deps import Deps
 from tradeengine.pipeline.errors import MalformedMessage, RetryLater
 from tradeengine.pipeline.exits import describe_outcome, follow_exits, order_summary, otoco_request, with_entry
 from tradeengine.pipeline.lifecycle import STATE_OF, exits_after_fill, order_step
-from tradeengine.pipeline.ports import Step
+from tradeengine.pipeline.ports import SignalRecord, Step
 from tradeengine.pipeline.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -71,6 +76,7 @@ def _execute(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> ExecOut
     # deliveries exactly one moves on. Anything else (not sized yet, already submitted, done) reads the record.
     moved = recorder.advance(sid, Step(SignalState.SUBMITTED, detail={"order": plan.order.to_binance()}))
     if moved is not None:
+        plan = _as_recorded(plan, moved, deps)
         selling = _cancel_first(plan, message, deps, recorder)
         if selling is None:
             recorder.raise_if_backlog()
@@ -83,6 +89,7 @@ def _execute(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> ExecOut
         raise RetryLater(f"signal {sid} is not sized yet")  # never ack a plan the state does not know of yet
     placed = False
     if record.state is SignalState.SUBMITTED:
+        plan = _as_recorded(plan, record, deps)
         existing = _lookup(plan, deps)
         if existing is None:
             _wait_out_in_flight(record.updated_at, deps, recorder)
@@ -100,6 +107,19 @@ def _execute(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> ExecOut
     recorder.write_audit(record)  # already past execution: heal the audit trail, do nothing else
     recorder.raise_if_backlog()
     return ExecOutcome(sid, record.state, placed)
+
+
+def _as_recorded(plan: OrderPlan, record: SignalRecord, deps: Deps) -> OrderPlan:
+    """The plan sizing recorded for the signal; the message's when it is the same (the usual case, one compare)."""
+    recorded = record.plan or {}
+    if recorded.get("order") == plan.order.model_dump(mode="json"):
+        return plan
+    log.error("plan of %s differs from the one sizing recorded: placing the recorded one", record.signal_id)
+    deps.counters.incr(ERRORS, {"type": "plan_mismatch"})
+    try:
+        return OrderPlan.model_validate(recorded)
+    except ValidationError as exc:  # no plan recorded that can be placed: nothing is sent
+        raise MalformedMessage(f"signal {record.signal_id} has no recorded plan to place: {exc}") from exc
 
 
 def _admit(plan: OrderPlan, deps: Deps) -> None:
@@ -174,7 +194,7 @@ def _settle(
             raise RetryLater(f"order {plan.order.new_client_order_id} outcome unknown ({outcome.reason})")
         outcome = Accepted(existing)
     entry = entry_of(outcome, plan)
-    _book(entry, plan, message, deps)  # before the state moves on: a crash here is booked by the retry
+    _book(entry, plan, message, deps, recorder)  # before the state moves on: a crash here is booked by the retry
     execution: dict[str, Any] = {"entry": order_summary(entry), "venue": deps.exchange.name}
     if plan.cancel_first:
         execution["canceled_first"] = [ref.client_order_id for ref in plan.cancel_first]
@@ -193,10 +213,10 @@ def _settle(
     return state
 
 
-def _book(order: ExchangeOrder, plan: OrderPlan, message: PlanMessage, deps: Deps) -> None:
+def _book(order: ExchangeOrder, plan: OrderPlan, message: PlanMessage, deps: Deps, recorder: Recorder) -> None:
     role = "close" if message.closes else "entry"
     try:
-        book_order(order, plan.signal_id, message.signal.strategy_id, role, deps)
+        book_order(order, plan.signal_id, message.signal.strategy_id, role, deps, recorder)
     except BookUnavailable as exc:
         raise RetryLater(str(exc)) from exc
 
@@ -218,7 +238,8 @@ def _cancel_first(plan: OrderPlan, message: PlanMessage, deps: Deps, recorder: R
         order = _lookup_order(symbol, ref.client_order_id, deps)
         if order is not None and order.executed_qty > 0:
             try:
-                book_order(order, ref.signal_id, strategy, "exit" if order.side == plan.order.side else "entry", deps)
+                role = "exit" if order.side == plan.order.side else "entry"
+                book_order(order, ref.signal_id, strategy, role, deps, recorder)
             except BookUnavailable as exc:
                 raise RetryLater(str(exc)) from exc
         canceled.append(

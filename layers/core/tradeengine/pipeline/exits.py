@@ -227,7 +227,7 @@ def follow_exits(
             continue
         order = deps.exchange.get_order(plan.order.symbol, client_order_id=leg.new_client_order_id)
         if order is not None and order.executed_qty > 0:  # a leg filling (even in part) reduces the position
-            book_order(order, record.signal_id, record.strategy_id, "exit", deps)
+            book_order(order, record.signal_id, record.strategy_id, "exit", deps, recorder)
         if order is None or order.status.is_open:
             return "working"  # still working (or not visible yet): look again on the next run
         ended[name] = order

@@ -149,7 +149,7 @@ def _follow(record: SignalRecord, deps: Deps, recorder: Recorder) -> str | None:
     if state is record.state and previous is not None and previous.executed_qty == order.executed_qty:
         return None
     if order.executed_qty > 0:  # book before the state moves on: a crash here is booked by the next run
-        book_order(order, record.signal_id, record.strategy_id, _role(record), deps)
+        book_order(order, record.signal_id, record.strategy_id, _role(record), deps, recorder)
     execution: dict[str, Any] = {**dict(record.execution or {}), "entry": order_summary(order)}
     if state is SignalState.FILLED:
         execution.update(exits_after_fill(plan, order, deps))

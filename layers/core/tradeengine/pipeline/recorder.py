@@ -6,18 +6,20 @@ detail in its history; the audit trail is written from that history, whole, ever
 stage that saw a failure raises ``AuditBacklog`` *after* its state is safe, so the queue redelivers the
 message and the redelivery writes the history again.
 
-One audit write per signal per message, not one per step: the steps a stage takes while handling one
-message (RECEIVED → QUEUED at ingest; SUBMITTED → OPEN in execution) are written together when the
-stage is done with that signal (``flush``: by ``raise_if_backlog`` at the end of a stage, and when the
-recorder's ``with`` block exits, whatever way it exits). The steps are durable in the state store the
-moment they happen; the audit trail trails them by at most one message's handling.
+One audit write and one events publish per message, not one per step or per signal: the steps a stage
+takes while handling one message (SUBMITTED → FILLED in execution, a close's canceled exits), and the
+book's fill and position events booked meanwhile (``attach``), are written in one bulk write and
+published in one batch when the stage is done with the message (``flush``: by ``raise_if_backlog`` at the
+end of a stage, and when the recorder's ``with`` block exits, whatever way it exits). The steps are
+durable in the state store the moment they happen; the audit trail trails them by at most one message's
+handling.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +72,7 @@ class Recorder:
     events: Any = None  # pipeline.events_out.EventsOut: each flushed signal's new steps, published best effort
     _pending: dict[str, SignalRecord] = field(default_factory=dict, init=False, repr=False)
     _first_step: dict[str, int] = field(default_factory=dict, init=False, repr=False)  # per signal, seq from 1
+    _attached: list[AuditEvent] = field(default_factory=list, init=False, repr=False)  # the book's, this message
 
     def __enter__(self) -> Recorder:
         return self
@@ -101,18 +104,26 @@ class Recorder:
         if known is None or record.version >= known.version:
             self._pending[record.signal_id] = record
 
+    def attach(self, events: Sequence[AuditEvent]) -> None:
+        """The book's fill and position events (``booking``), written and published with this message's steps."""
+        self._attached.extend(events)
+
     def flush(self) -> None:
-        """Write what is pending; a failure is counted and remembered, never raised (trading goes on)."""
-        while self._pending:
-            _, record = self._pending.popitem()
-            try:
-                self.audit.record(audit_events(record, self.mode))
-            except Exception as exc:  # the audit store is down: trading goes on, the backlog is retried
-                self.audit_failed = True
-                self.counters.incr(ERRORS, {"type": "audit_write"})
-                log.warning("audit write failed for %s: %s", record.signal_id, type(exc).__name__)
-            if self.events is not None:  # never raises: a bus that is down is caught up by the monitor
-                self.events.signal(record, after_seq=max(self._first_step.pop(record.signal_id, 1) - 1, 0))
+        """Write what is pending in one audit write, then publish it in one batch; a failure is counted and
+        remembered, never raised (trading goes on)."""
+        if not self._pending and not self._attached:
+            return
+        records = list(self._pending.values())
+        attached, self._pending, self._attached = self._attached, {}, []
+        firsts = [max(self._first_step.pop(r.signal_id, 1) - 1, 0) for r in records]
+        try:
+            self.audit.record([*attached, *(e for r in records for e in audit_events(r, self.mode))])
+        except Exception as exc:  # the audit store is down: trading goes on, the backlog is retried
+            self.audit_failed = True
+            self.counters.incr(ERRORS, {"type": "audit_write"})
+            log.warning("audit write failed for %s: %s", ", ".join(r.signal_id for r in records), type(exc).__name__)
+        if self.events is not None:  # never raises: a bus that is down is caught up by the monitor
+            self.events.publish(list(zip(records, firsts, strict=True)), attached)
 
     def raise_if_backlog(self) -> None:
         """The end of a stage's work on a message: write the audit, and fail the message if that failed."""
