@@ -40,11 +40,14 @@ class SignalMessage(_Message):
     source: str = "nats"  # api, nats, a webhook, flatten; a body without one came from the bridge
     received_at: datetime | None = None
     signal: dict[str, Any] = Field(default_factory=dict)
+    # Ingest recorded this very signal QUEUED before sending it, and left its audit and events to sizing;
+    # sizing then decides without reading the record first (the bridge's bodies, and older ones, say False).
+    recorded: bool = False
 
     @classmethod
-    def of(cls, signal: Signal, source: str, received_at: datetime) -> SignalMessage:
+    def of(cls, signal: Signal, source: str, received_at: datetime, *, recorded: bool = False) -> SignalMessage:
         body = {**signal.model_dump(mode="json", exclude_none=True), "signal_id": signal.id}
-        return cls(signal_id=signal.id, source=source, received_at=received_at, signal=body)
+        return cls(signal_id=signal.id, source=source, received_at=received_at, signal=body, recorded=recorded)
 
     @field_serializer("received_at")
     def _iso(self, value: datetime | None) -> str | None:

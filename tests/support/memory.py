@@ -36,8 +36,16 @@ class MemorySignalStore:
         with self._lock:
             if record.signal_id in self._rows:
                 return False
-            first = record.history[0] if record.history else Transition(record.state, record.created_at)
-            self._rows[record.signal_id] = replace(record, version=1, history=(first,))
+            history = record.history or (Transition(record.state, record.created_at),)
+            self._rows[record.signal_id] = replace(record, version=len(history), history=history)
+            return True
+
+    def forget(self, signal_id: str, version: int) -> bool:
+        with self._lock:
+            row = self._rows.get(signal_id)
+            if row is None or row.version != version:
+                return False
+            del self._rows[signal_id]
             return True
 
     def get(self, signal_id: str) -> SignalRecord | None:
@@ -122,8 +130,10 @@ class MemoryAudit:
     def __init__(self) -> None:
         self._events: dict[tuple[str, int], AuditEvent] = {}
         self.down = False
+        self.writes = 0  # record() calls: one bulk write each on MongoDB
 
     def record(self, events: Sequence[AuditEvent]) -> None:
+        self.writes += 1
         if self.down:
             raise ConnectionError("audit store unreachable")
         for event in events:

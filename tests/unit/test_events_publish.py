@@ -73,6 +73,28 @@ def test_each_step_is_published_once_in_order_with_the_fill_and_the_position(dep
     assert deps.outbox.entries == {}
 
 
+def test_one_audit_write_and_one_publish_per_stage_message_none_at_ingest(deps: Any) -> None:
+    """The cost of one signal (docs/MEASUREMENTS.md): ingest leaves its two steps to sizing; execution's
+    SUBMITTED, FILLED, fill and position leave in one audit write and one publish."""
+    body = signal_dict(timestamp=datetime.now(UTC).isoformat())
+    with deps.recorder("ingest") as recorder:
+        sid = ingest(body, source="api", recorder=recorder, queue=deps.signals).signal_id
+    assert (deps.audit.writes, deps.events.calls) == (0, 0)
+    size_message(deps.signals.drain()[0], deps)
+    assert (deps.audit.writes, deps.events.calls) == (1, 1)
+    assert [e.state for e in deps.events.events] == ["RECEIVED", "QUEUED", "SIZED"]
+    execute_message(deps.plans.drain()[0], deps)
+    assert (deps.audit.writes, deps.events.calls) == (2, 2)
+    kinds = [(e.kind, e.state) for e in deps.events.events[3:]]
+    assert kinds == [  # the order they happened in: the fill is booked before the step that records it
+        (EventKind.FILL, "FILLED"),
+        (EventKind.POSITION, None),
+        (EventKind.SIGNAL_STATE, "SUBMITTED"),
+        (EventKind.SIGNAL_STATE, "FILLED"),
+    ]
+    assert [e.seq for e in deps.audit.events(str(sid))] == [1, 2, 3, 4, 5]
+
+
 def test_a_bus_that_is_down_costs_trading_nothing_and_the_drain_catches_up_in_order(deps: Any) -> None:
     deps.events.down = True
     sids = [trade(deps, signal_id=f"down-{n}") for n in range(3)]

@@ -112,7 +112,8 @@ def _fresh(body: dict[str, object]) -> dict[str, object]:
 
 
 def test_a_new_body_is_the_old_one_plus_its_version() -> None:
-    assert SignalMessage.model_validate(SIGNAL_BODY).wire() == {"v": 1, **SIGNAL_BODY}
+    # plus "recorded" (additive, within v1): an old body was not recorded by ingest for sizing to skip the read
+    assert SignalMessage.model_validate(SIGNAL_BODY).wire() == {"v": 1, **SIGNAL_BODY, "recorded": False}
     again = PlanMessage.model_validate(PLAN_BODY).wire()
     assert again == {"v": 1, **PLAN_BODY}
     assert '"43780"' in json.dumps(again) and "E" not in again["plan"]["notional"]  # Decimal strings, as before

@@ -189,14 +189,49 @@ def test_bridge_signals_are_recorded_by_sizing(deps):
     assert record.state is SignalState.SIZED and record.source == "nats"
 
 
-def test_queue_outage_keeps_the_signal_and_a_retry_finishes_it(deps):
+def test_queue_outage_takes_the_record_back_and_a_retry_finishes_it(deps):
     body = now_signal(signal_id="retry-1")
     deps.signals.fail_next = 1
     with pytest.raises(ConnectionError):
         ingest(body, source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
-    assert deps.store.get("retry-1").state is SignalState.RECEIVED
+    assert deps.store.get("retry-1") is None  # not queued, so not recorded: the 503 says "send it again"
     again = ingest(body, source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
-    assert again.state is SignalState.QUEUED and len(deps.signals.messages) == 1
+    assert again.state is SignalState.QUEUED and not again.duplicate and len(deps.signals.messages) == 1
+
+
+def test_a_record_left_queued_without_its_message_is_sent_by_the_repeat(deps):
+    """The process died between the put and the send: the client's retry sends it, and it trades once."""
+    from tradeengine.pipeline.arrival import received
+    from tradeengine.pipeline.ingest import queued
+
+    from contracts.signal import Signal
+
+    body = now_signal(signal_id="crash-1")
+    signal = Signal.model_validate(body)
+    assert deps.store.create(queued(received(signal.id, "api", datetime.now(UTC), body, signal)))  # the put, no send
+    again = ingest(body, source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
+    assert again.duplicate and again.state is SignalState.QUEUED
+    sent = deps.signals.drain()
+    assert len(sent) == 1 and sent[0]["recorded"] is True
+    size_message(sent[0], deps)
+    size_message(sent[0], deps)  # and its redelivery is a replay, not a second decision
+    plans = deps.plans.drain()
+    assert len({p["signal_id"] for p in plans}) == 1
+    execute_message(plans[0], deps)
+    assert deps.store.get("crash-1").state is SignalState.FILLED
+
+
+def test_ingest_records_in_one_write_and_leaves_audit_and_events_to_sizing(deps):
+    r = ingest(now_signal(), source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
+    stored = deps.store.get(r.signal_id)
+    assert [t.state for t in stored.history] == [SignalState.RECEIVED, SignalState.QUEUED] and stored.version == 2
+    assert deps.audit.events(r.signal_id) == []  # written by sizing, with its own step
+    size_message(deps.signals.drain()[0], deps)
+    assert [e.state for e in deps.audit.events(r.signal_id)] == [
+        SignalState.RECEIVED,
+        SignalState.QUEUED,
+        SignalState.SIZED,
+    ]
 
 
 def test_audit_outage_never_blocks_trading_and_heals(deps):
@@ -445,15 +480,15 @@ def test_create_audits_the_record_as_stored_without_reading_it_back() -> None:
     assert reads == []  # no round trip to read back what was just written
     recorder.flush()
     written = audit.events("sig-c1")
-    assert len(written) == 1 and written[0].detail == {"source": "api", "qty": "0.1"}  # as the store keeps it (JSON)
+    assert len(written) == 2 and written[0].detail == {"source": "api", "qty": "0.1"}  # as the store keeps it (JSON)
     stored = original_get("sig-c1")
-    assert stored is not None and stored.version == 1 and len(stored.history) == 1
+    assert stored is not None and stored.version == 2 and len(stored.history) == 2  # every step, one write
     assert [e.model_dump(exclude={"detail"}) for e in written] == [
         e.model_dump(exclude={"detail"}) for e in audit_events(stored, "simulation")
     ]
     assert not recorder.create(record)  # a repeat creates nothing and audits nothing new
     recorder.flush()
-    assert len(audit.events("sig-c1")) == 1
+    assert len(audit.events("sig-c1")) == 2
 
 
 def test_a_stage_writes_its_steps_to_the_audit_once_even_when_it_fails_midway() -> None:
@@ -515,3 +550,21 @@ def test_a_partial_fill_step_carries_only_its_new_fills(deps):
     after = {"fills": [*before["fills"], {"trade_id": 3, "qty": "0.3"}]}
     assert _new_fills(RecordedOrder.model_validate(before), after) == [{"trade_id": 3, "qty": "0.3"}]
     assert _new_fills(None, after) == after["fills"]
+
+
+def test_execution_places_the_plan_sizing_recorded_not_a_different_body(deps):
+    """The payload check the idempotency table used to make, kept by the conditional write's answer: a plan
+    body that differs from the recorded plan (a bug upstream, a forged message) places the recorded one."""
+    r = ingest(now_signal(quantity="0.001"), source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
+    size_message(deps.signals.drain()[0], deps)
+    body = deps.plans.drain()[0]
+    recorded = body["plan"]["order"]["quantity"]
+    forged = {**body, "plan": {**body["plan"], "order": {**body["plan"]["order"], "quantity": "0.05"}}}
+    execute_message(forged, deps)
+    record = deps.store.get(r.signal_id)
+    assert record.state is SignalState.FILLED
+    assert record.execution["entry"]["executed_qty"] == recorded != "0.05"
+    counted = {k: v for k, v in deps.counters.snapshot().items() if ("type", "plan_mismatch") in k[1]}
+    assert list(counted.values()) == [1]
+    execute_message(body, deps)  # the real body, redelivered: nothing more is sent
+    assert deps.store.get(r.signal_id).version == record.version

@@ -73,6 +73,28 @@ def test_create_once_then_duplicate_is_refused(store: DynamoDBSignalStateStore) 
     assert store.get("no-such-signal") is None
 
 
+def test_ingest_records_two_steps_in_one_put_and_takes_back_only_an_unmoved_record(
+    store: DynamoDBSignalStateStore,
+) -> None:
+    from tradeengine.pipeline.ingest import queued
+
+    record = queued(_record())
+    assert store.create(record)
+    stored = store.get(record.signal_id)
+    assert stored is not None and stored.state is S.QUEUED and stored.version == 2
+    assert [t.state for t in stored.history] == [S.RECEIVED, S.QUEUED]
+    assert store.forget(record.signal_id, 1) is False  # not at that version: kept
+    assert store.forget(record.signal_id, 2) is True
+    assert store.get(record.signal_id) is None
+    assert store.forget(record.signal_id, 2) is False  # gone already
+
+    moved = queued(_record())
+    assert store.create(moved)
+    _walk(store, moved.signal_id, S.SIZED)  # sizing took it meanwhile: ingest must not delete it
+    assert store.forget(moved.signal_id, 2) is False
+    assert store.get(moved.signal_id).state is S.SIZED  # type: ignore[union-attr]
+
+
 def test_eight_concurrent_creates_exactly_one_wins(store: DynamoDBSignalStateStore) -> None:
     record = _record()
     barrier = threading.Barrier(8)

@@ -119,7 +119,15 @@ class SignalQuery:
 
 class SignalStateStore(Protocol):
     def create(self, record: SignalRecord) -> bool:
-        """Insert if no record has this signal id. False: it exists already (nothing written)."""
+        """Insert if no record has this signal id. False: it exists already (nothing written).
+
+        The record is stored with its whole history (ingest records RECEIVED and QUEUED in one write),
+        ``version`` = the number of its steps."""
+        ...
+
+    def forget(self, signal_id: str, version: int) -> bool:
+        """Delete the record if it is still at ``version`` (nobody moved it since): ingest takes back a record
+        whose signal it could not queue, so the retry it answers 503 for records it again."""
         ...
 
     def get(self, signal_id: str) -> SignalRecord | None: ...

@@ -54,10 +54,10 @@ def audit_events(record: SignalRecord, mode: str) -> list[AuditEvent]:
 
 
 def as_created(record: SignalRecord) -> SignalRecord:
-    """``record`` as ``SignalStateStore.create`` stores it: version 1, only its first step, detail as JSON."""
-    first = record.history[0] if record.history else Transition(record.state, record.created_at)
-    first = replace(first, detail=json.loads(dumps(dict(first.detail))))
-    return replace(record, version=1, history=(first,))
+    """``record`` as ``SignalStateStore.create`` stores it: its steps, their detail as JSON, version = their number."""
+    history = record.history or (Transition(record.state, record.created_at),)
+    history = tuple(replace(step, detail=json.loads(dumps(dict(step.detail)))) for step in history)
+    return replace(record, version=len(history), history=history)
 
 
 @dataclass
@@ -95,6 +95,11 @@ class Recorder:
             self._first_step.setdefault(signal_id, len(new.history))  # the first step this recorder took
             self.write_audit(new)
         return new
+
+    def from_start(self, signal_id: str) -> None:
+        """The signal's earlier steps were neither audited nor published (ingest left them to this stage):
+        the flush writes and publishes its history from the first step, with this stage's."""
+        self._first_step[signal_id] = 1
 
     def write_audit(self, record: SignalRecord) -> None:
         """Have ``record``'s history written to the audit trail at the next ``flush`` (the latest record of

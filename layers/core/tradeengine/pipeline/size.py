@@ -3,6 +3,11 @@
 Redelivery-safe: a signal already past QUEUED is not sized again; one already SIZED has its plan sent
 again (the FIFO deduplication id is the signal id, and execution is idempotent), which covers a crash
 between "plan sent" and "state saved".
+
+A signal ingest recorded (``SignalMessage.recorded``) is decided without reading its record first: the
+record was made from this very body, and the conditional move out of QUEUED is the check that it still is
+QUEUED. Only when that move fails (a redelivery, a record taken back) is the record read, and the signal
+handled as below. A decision a redelivery makes that way is thrown away, never recorded or sent.
 """
 
 from __future__ import annotations
@@ -62,6 +67,14 @@ def _size(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> SizeOutcom
         signal = Signal.model_validate(message.signal)
     except ValidationError as exc:
         return _invalid(message, exc, recorder)
+    if message.recorded:
+        # Ingest recorded this signal QUEUED from this very body: decide without reading the record; the
+        # conditional move out of QUEUED finds out whether it still is (else: read it, as below).
+        recorder.from_start(signal.id)  # ingest left its RECEIVED and QUEUED to this flush
+        outcome = _apply(_decide(signal, deps, recorder, message.source), signal, message, deps, recorder)
+        if outcome is not None:
+            recorder.raise_if_backlog()
+            return outcome
     record = _ensure_record(signal, message, recorder)
     if not same_content(record, signal):  # e.g. NATS reused an id the API recorded: trade neither twice nor this one
         raise ConflictingSignal(conflict_reason(record, signal))
@@ -69,6 +82,9 @@ def _size(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> SizeOutcom
         return _replay(record, signal, message, deps, recorder)
     decision = _decide(signal, deps, recorder, message.source)
     outcome = _apply(decision, signal, message, deps, recorder)
+    if outcome is None:  # moved on meanwhile by a concurrent delivery: finish as a redelivery does
+        record = recorder.store.get(signal.id) or record
+        return _replay(record, signal, message, deps, recorder)
     recorder.raise_if_backlog()
     return outcome
 
@@ -203,21 +219,27 @@ def _over_order_rate(signal: Signal, deps: Deps) -> Rejection | None:
 
 def _apply(
     decision: OrderPlan | Rejection | Hold, signal: Signal, message: SignalMessage, deps: Deps, recorder: Recorder
-) -> SizeOutcome:
+) -> SizeOutcome | None:
+    """Record the decision; None when the signal is no longer QUEUED (nothing recorded, counted or sent)."""
     sid = signal.id
     order_type = signal.meta.order_type.value
     if isinstance(decision, Hold):
-        recorder.advance(sid, Step(SignalState.HELD, reason=decision.reason))
+        if recorder.advance(sid, Step(SignalState.HELD, reason=decision.reason)) is None:
+            return None
         deps.counters.incr(TRADES, {"status": "held", "type": order_type})
         return SizeOutcome(sid, SignalState.HELD)
     if isinstance(decision, Rejection):
-        recorder.advance(sid, Step(SignalState.REJECTED, code=decision.code.value, reason=decision.reason))
+        step = Step(SignalState.REJECTED, code=decision.code.value, reason=decision.reason)
+        if recorder.advance(sid, step) is None:
+            return None
         deps.counters.incr(TRADES, {"status": "rejected", "type": order_type})
         return SizeOutcome(sid, SignalState.REJECTED, decision.code.value)
     plan_json = decision.model_dump(mode="json")
     # SIZED before the send: execution may receive the plan at once and must find the signal SIZED. A crash
     # between the two leaves SIZED + plan with no message; the redelivered signal re-sends it (_replay).
-    recorder.advance(sid, Step(SignalState.SIZED, plan=plan_json, detail={"order": decision.order.to_binance()}))
+    step = Step(SignalState.SIZED, plan=plan_json, detail={"order": decision.order.to_binance()})
+    if recorder.advance(sid, step) is None:
+        return None
     deps.plans.send(sid, signal.symbol, PlanMessage.of(signal, decision, message.received_at).wire())
     return SizeOutcome(sid, SignalState.SIZED)
 

@@ -140,18 +140,18 @@ class DynamoDBSignalStateStore:
         return {"N": str(int((_utc(at) + self._retention).timestamp()))}
 
     def create(self, record: SignalRecord) -> bool:
-        first = record.history[0] if record.history else Transition(record.state, record.created_at)
+        history = record.history or (Transition(record.state, record.created_at),)
         item: dict[str, Any] = {
             "pk": {"S": record.signal_id},
             "state": {"S": record.state.value},
-            "version": {"N": "1"},
+            "version": {"N": str(len(history))},
             "symbol": {"S": record.symbol},
             "strategy_id": {"S": record.strategy_id},
             "source": {"S": record.source},
             "created_at": {"S": _iso(record.created_at)},
             "updated_at": {"S": _iso(record.updated_at)},
             "signal": {"S": _dumps(dict(record.signal))},
-            "history": {"L": [_transition_item(first)]},
+            "history": {"L": [_transition_item(step) for step in history]},
         }
         for name, text in (("code", record.code), ("reason", record.reason)):
             if text is not None:
@@ -165,6 +165,21 @@ class DynamoDBSignalStateStore:
             item[TTL_ATTRIBUTE] = self._expires(record.updated_at)
         try:
             self._ddb.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except Exception as exc:
+            if aws.error_code(exc) == _CONFLICT:
+                return False
+            raise
+        return True
+
+    def forget(self, signal_id: str, version: int) -> bool:
+        try:
+            self._ddb.delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": signal_id}},
+                ConditionExpression="#v = :v",
+                ExpressionAttributeNames={"#v": "version"},
+                ExpressionAttributeValues={":v": {"N": str(version)}},
+            )
         except Exception as exc:
             if aws.error_code(exc) == _CONFLICT:
                 return False
