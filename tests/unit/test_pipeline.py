@@ -568,3 +568,20 @@ def test_execution_places_the_plan_sizing_recorded_not_a_different_body(deps):
     assert list(counted.values()) == [1]
     execute_message(body, deps)  # the real body, redelivered: nothing more is sent
     assert deps.store.get(r.signal_id).version == record.version
+
+
+def test_a_recorded_signal_sizing_must_retry_still_has_its_steps_in_the_audit(deps):
+    """Ingest leaves RECEIVED and QUEUED to sizing's audit write: a signal that waits (market data down) and
+    ends in the DLQ after its receives is in the audit trail all the same."""
+    from tradeengine.exchange.base import ExchangeError
+
+    r = ingest(now_signal(), source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
+    body = deps.signals.drain()[0]
+
+    def down(symbol):
+        raise ExchangeError(-1003, "venue unreachable")
+
+    deps.exchange.ticker_price = down
+    with pytest.raises(RetryLater):
+        size_message(body, deps)
+    assert [e.state for e in deps.audit.events(r.signal_id)] == [SignalState.RECEIVED, SignalState.QUEUED]

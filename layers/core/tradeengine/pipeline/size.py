@@ -71,7 +71,11 @@ def _size(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> SizeOutcom
         # Ingest recorded this signal QUEUED from this very body: decide without reading the record; the
         # conditional move out of QUEUED finds out whether it still is (else: read it, as below).
         recorder.from_start(signal.id)  # ingest left its RECEIVED and QUEUED to this flush
-        outcome = _apply(_decide(signal, deps, recorder, message.source), signal, message, deps, recorder)
+        try:
+            outcome = _apply(_decide(signal, deps, recorder, message.source), signal, message, deps, recorder)
+        except Exception:
+            _audit_as_stored(signal.id, recorder)  # a retry (or the DLQ) must not leave ingest's steps unwritten
+            raise
         if outcome is not None:
             recorder.raise_if_backlog()
             return outcome
@@ -87,6 +91,17 @@ def _size(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> SizeOutcom
         return _replay(record, signal, message, deps, recorder)
     recorder.raise_if_backlog()
     return outcome
+
+
+def _audit_as_stored(signal_id: str, recorder: Recorder) -> None:
+    """Have the record's steps so far written and published on the way out (the recorder's flush), best effort."""
+    try:
+        record = recorder.store.get(signal_id)
+    except Exception as exc:  # the store is down too: the redelivery writes them
+        log.warning("record of %s unreadable for its audit: %s", signal_id, type(exc).__name__)
+        return
+    if record is not None:
+        recorder.write_audit(record)
 
 
 def _read(body: Mapping[str, Any]) -> SignalMessage:
