@@ -45,7 +45,9 @@ CONTAINERS = int(os.environ.get("BENCH_E2E_CONTAINERS", "4"))  # per queue
 UNLOADED = int(os.environ.get("BENCH_E2E_UNLOADED", "30"))
 PACED_LOAD = float(os.environ.get("BENCH_E2E_PACED_LOAD", "0.5"))  # the paced phase's rate, as a share of the burst's
 PACED_RATE = float(os.environ.get("BENCH_E2E_PACED_RATE", "0")) or None  # or a fixed rate (signals/s)
-GOALS = {"e2e_ms_p50": 150.0, "e2e_ms_p99": 1000.0, "e2e_signals_per_s": 200.0}
+# The cost of one signal (issue "The cost of one signal"): paced p50 ≤ 60 ms and p99 ≤ 200 ms, and the
+# sustained rate ≥ 90 % of what this machine's CPU allows (the bound measured in the same run).
+GOALS = {"e2e_ms_p50": 60.0, "e2e_ms_p99": 200.0, "e2e_signals_per_s_over_cpu_bound": 0.9}
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -307,11 +309,12 @@ def run(servers: Any) -> dict[str, str]:
     figures = {
         "e2e_ms_p50": _pct(paced.latencies, 0.50) if paced.latencies else float("nan"),
         "e2e_ms_p99": _pct(paced.latencies, 0.99) if paced.latencies else float("nan"),
-        "e2e_signals_per_s": burst.rate,
+        "e2e_signals_per_s_over_cpu_bound": burst.rate * total_ms / (cores * 1000) if total_ms else float("nan"),
     }
+    out["e2e_signals_per_s_over_cpu_bound"] = f"{figures['e2e_signals_per_s_over_cpu_bound']:.2f}"
     for key, goal in GOALS.items():
-        met = figures[key] >= goal if key.endswith("per_s") else figures[key] <= goal
-        out[f"{key}_goal"] = f"{goal:.0f}"
+        met = figures[key] >= goal if key.endswith("cpu_bound") else figures[key] <= goal
+        out[f"{key}_goal"] = f"{goal:g}"
         out[f"{key}_goal_met"] = str(met and lost == 0 and duplicates == 0).lower()
     return out
 
