@@ -114,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
 
     results = demo.run_examples(ends, console, stack_dir() / "demo-resting-orders.json")
     console.print(demo.results_table(results))
+    try:
+        console.print(demo.dispatch_line(demo.dispatch_ms(ends)))
+    except Exception as exc:  # a measurement beside the examples: its failure is said, never the demo's
+        console.print(f"MiniStack's dispatch not measured: {type(exc).__name__}: {exc}")
     print_urls(ends)
     ok = all(r.ok for r in results)
     console.print("[green]every example reached its expected state[/]" if ok else "[red]some examples did not[/]")

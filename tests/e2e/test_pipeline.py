@@ -50,6 +50,23 @@ def test_every_example_reaches_its_expected_state_through_both_paths(examples: l
     assert all(r.ok for r in examples), table
 
 
+def test_the_engines_share_of_each_latency_and_ministacks_dispatch_beside_it(
+    local_stack: Endpoints, examples: list[Result]
+) -> None:
+    """make demo's latency column: each stage's own time (took_ms) from the deployed functions' records, and
+    MiniStack's dispatch of an empty batch, measured beside, so the engine's share is visible."""
+    for r in examples:
+        if r.example.expect != "FILLED":
+            continue
+        stages = {step["stage"] for step in r.record["history"] if step.get("took_ms") is not None}
+        assert {"ingest", "sizing", "execution"} <= stages, r.record["history"]
+        own = demo.engine_ms(r.record)
+        assert own is not None and 0 <= own < (r.seen_at - r.sent_at) * 1000, (own, r.seen_at, r.sent_at)  # type: ignore[operator]
+    dispatch = demo.dispatch_ms(local_stack, runs=3)
+    assert set(dispatch) == {"SizingFunction", "ExecutionFunction"} and all(ms > 0 for ms in dispatch.values())
+    assert "median of" in demo.dispatch_line(dispatch)
+
+
 def test_market_examples_are_sized_to_the_dynamic_minimum_and_filled_with_fees(examples: list[Result]) -> None:
     for r in examples:
         if r.example.expect != "FILLED":

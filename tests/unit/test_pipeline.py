@@ -4,6 +4,7 @@ nothing lost on a crash between steps, every step audited (and healed after an a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -585,3 +586,39 @@ def test_a_recorded_signal_sizing_must_retry_still_has_its_steps_in_the_audit(de
     with pytest.raises(RetryLater):
         size_message(body, deps)
     assert [e.state for e in deps.audit.events(r.signal_id)] == [SignalState.RECEIVED, SignalState.QUEUED]
+
+
+def test_each_step_says_how_long_its_stage_had_been_at_the_message(deps):
+    """took_ms: the engine's own share of a latency (make demo prints it beside MiniStack's dispatch)."""
+    from tradeengine.api.encode import record_json
+
+    from local.stack.demo import engine_ms
+
+    r = ingest(now_signal(), source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
+    run_all(deps)
+    history = record_json(deps.store.get(r.signal_id))["history"]
+    assert [s["stage"] for s in history] == ["ingest", "ingest", "sizing", "execution", "execution"]
+    assert history[0]["took_ms"] is None and all(isinstance(s["took_ms"], int) for s in history[1:])
+    longest = {}
+    for step in history[1:]:
+        longest[step["stage"]] = max(longest.get(step["stage"], 0), step["took_ms"])
+    assert engine_ms(record_json(deps.store.get(r.signal_id))) == sum(longest.values())
+
+    now = [100.0]
+    recorder = replace(deps.recorder("sizing"), monotonic=lambda: now[0])  # began at 100.0
+    sid = ingest(now_signal(), source="api", recorder=deps.recorder("ingest"), queue=deps.signals).signal_id
+    now[0] = 100.0375
+    moved = recorder.advance(sid, Step(SignalState.REJECTED, code="TEST", reason="a test"))
+    assert moved.history[-1].took_ms == 37
+
+
+def test_the_demos_engine_share_is_each_stages_longest_step_without_the_monitor():
+    from local.stack.demo import engine_ms
+
+    def step(stage, took):
+        return {"stage": stage, "took_ms": took}
+
+    history = [step("ingest", None), step("ingest", 3), step("sizing", 20), step("execution", 5)]
+    history += [step("execution", 41), step("monitor", 900)]
+    assert engine_ms({"history": history}) == 3 + 20 + 41
+    assert engine_ms({"history": [step("ingest", None)]}) is None

@@ -86,6 +86,7 @@ def record_json(record: SignalRecord) -> dict[str, Any]:
                 "code": step.code,
                 "reason": step.reason,
                 "detail": jsonable(step.detail),
+                "took_ms": step.took_ms,
             }
             for step in record.history
         ],

@@ -60,7 +60,7 @@ def ingest(raw: Mapping[str, Any], *, source: str, recorder: Recorder, queue: Si
     except ValidationError as exc:
         return _invalid(raw, exc, source, recorder)
     sid = signal.id
-    record = queued(received(sid, source, now, raw, signal))
+    record = queued(received(sid, source, now, raw, signal), recorder.took_ms())
     if recorder.store.create(record):  # RECEIVED and QUEUED in one conditional put, then the message
         _send(signal, source, now, queue, taking_back=record, recorder=recorder)
         recorder.counters.incr(SIGNALS, {"source": source, "result": "queued"})
@@ -88,9 +88,9 @@ class SignalVanished(RuntimeError):
     """The record ingest found taken was deleted before it could be read: the 503 asks for the retry."""
 
 
-def queued(record: SignalRecord) -> SignalRecord:
+def queued(record: SignalRecord, took_ms: int | None = None) -> SignalRecord:
     """``record`` (RECEIVED) moved to QUEUED at the same instant: the two steps ingest records in one put."""
-    step = Transition(SignalState.QUEUED, record.created_at, stage="ingest")
+    step = Transition(SignalState.QUEUED, record.created_at, stage="ingest", took_ms=took_ms)
     return replace(record, state=SignalState.QUEUED, version=2, history=(*record.history, step))
 
 

@@ -36,6 +36,9 @@ class Transition:
     reason: str | None = None
     stage: str = ""
     detail: Mapping[str, Any] = field(default_factory=dict)
+    # How long the stage had been at its message when it wrote this step (ms; None: not measured). The
+    # engine's own share of a signal's latency; the rest between two stages is the queues' and the platform's.
+    took_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +60,11 @@ class Step:
     source: frozenset[Life] | None = None
     stage: str = ""
     at: datetime | None = None
+    took_ms: int | None = None
 
     def transition(self, when: datetime) -> Transition:
         """The step as the record's history keeps it (EXITING is FILLED there)."""
-        return Transition(self.to.public, when, self.code, self.reason, self.stage, dict(self.detail))
+        return Transition(self.to.public, when, self.code, self.reason, self.stage, dict(self.detail), self.took_ms)
 
     def sources(self) -> list[Life]:
         """The states this step may move a signal from: the table's, narrowed by ``source``."""

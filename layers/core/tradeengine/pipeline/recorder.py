@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -70,9 +71,14 @@ class Recorder:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     audit_failed: bool = False
     events: Any = None  # pipeline.events_out.EventsOut: each flushed signal's new steps, published best effort
+    monotonic: Callable[[], float] = field(default=time.monotonic, repr=False)
     _pending: dict[str, SignalRecord] = field(default_factory=dict, init=False, repr=False)
     _first_step: dict[str, int] = field(default_factory=dict, init=False, repr=False)  # per signal, seq from 1
     _attached: list[AuditEvent] = field(default_factory=list, init=False, repr=False)  # the book's, this message
+    _began: float = field(default=0.0, init=False, repr=False)  # this message's start (monotonic), for took_ms
+
+    def __post_init__(self) -> None:
+        self._began = self.monotonic()
 
     def __enter__(self) -> Recorder:
         return self
@@ -90,7 +96,7 @@ class Recorder:
 
     def advance(self, signal_id: str, step: Step) -> SignalRecord | None:
         """Move the signal by ``step``, as this stage and now; None when the move is not legal any more."""
-        new = self.store.advance(signal_id, replace(step, stage=self.stage, at=self.clock()))
+        new = self.store.advance(signal_id, replace(step, stage=self.stage, at=self.clock(), took_ms=self.took_ms()))
         if new is not None:
             self._first_step.setdefault(signal_id, len(new.history))  # the first step this recorder took
             self.write_audit(new)
@@ -108,6 +114,10 @@ class Recorder:
         self._first_step.setdefault(record.signal_id, 1)  # a record read back (a heal): every step, again
         if known is None or record.version >= known.version:
             self._pending[record.signal_id] = record
+
+    def took_ms(self) -> int:
+        """Milliseconds since this recorder began its message (a stage's message; the monitor's: each signal)."""
+        return int((self.monotonic() - self._began) * 1000)
 
     def attach(self, events: Sequence[AuditEvent]) -> None:
         """The book's fill and position events (``booking``), written and published with this message's steps."""
@@ -129,6 +139,7 @@ class Recorder:
             log.warning("audit write failed for %s: %s", ", ".join(r.signal_id for r in records), type(exc).__name__)
         if self.events is not None:  # never raises: a bus that is down is caught up by the monitor
             self.events.publish(list(zip(records, firsts, strict=True)), attached)
+        self._began = self.monotonic()  # the monitor's next signal starts now
 
     def raise_if_backlog(self) -> None:
         """The end of a stage's work on a message: write the audit, and fail the message if that failed."""

@@ -87,6 +87,8 @@ def _transition_item(step: Transition) -> dict[str, Any]:
         fields["code"] = {"S": step.code}
     if step.reason is not None:
         fields["reason"] = {"S": step.reason}
+    if step.took_ms is not None:
+        fields["took_ms"] = {"N": str(step.took_ms)}
     return {"M": fields}
 
 
@@ -99,6 +101,7 @@ def _transition(value: Mapping[str, Any]) -> Transition:
         reason=_s(m, "reason"),
         stage=str(m.get("stage", {}).get("S", "")),
         detail=json.loads(m["detail"]["S"]) if "detail" in m else {},
+        took_ms=int(m["took_ms"]["N"]) if "took_ms" in m else None,
     )
 
 
