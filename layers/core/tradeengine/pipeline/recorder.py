@@ -49,6 +49,7 @@ def audit_events(record: SignalRecord, mode: str) -> list[AuditEvent]:
             mode=mode,
             code=step.code,
             detail={**({"reason": step.reason} if step.reason else {}), **dict(step.detail)},
+            latency_ms=step.took_ms,  # how long the stage had been at its message when it wrote the step
         )
         for seq, step in enumerate(record.history, start=1)
     ]

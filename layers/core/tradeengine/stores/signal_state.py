@@ -14,7 +14,8 @@ Table (template.yaml declares the same):
 Item attributes: ``state``, ``version`` (N, 1 on create, +1 per step), ``symbol``, ``strategy_id``,
 ``source``, ``created_at`` / ``updated_at`` (ISO strings), ``code`` / ``reason`` (when set), ``signal`` /
 ``plan`` / ``execution`` (JSON text, Decimals as plain strings, so nothing ever becomes a float), and
-``history``: a list of maps {state, at, stage, detail (JSON text), code?, reason?}, one per transition.
+``history``: a list of maps {state, at, stage, detail (JSON text), code?, reason?, took_ms?}, one per
+transition (``took_ms``: how long its stage had been at the message when it wrote the step).
 
 Retention: ``expires_at`` = last change + ``signal_retention_days``; it is removed while an order is
 open or exits are working, so DynamoDB never reaps the record of an order the exchange may still fill.
