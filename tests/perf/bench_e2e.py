@@ -4,8 +4,11 @@ The real handlers (functions/*/app.py, each "container" its own module instance)
 MiniStack (SQS FIFO, DynamoDB), SecantusDB (audit), the local Binance-compatible exchange through the
 Binance adapter (SIMULATION_ENABLED=false). Threads stand for Lambda: API callers post, and event-source
 pollers (long polling, batches of 10, partial batch failures) run sizing and execution containers.
-Latency per signal comes from its state history (QUEUED, written when the API accepts it, → the state
-the exchange's acknowledgement moved it to).
+Latency per signal comes from its state history (RECEIVED, taken when the API starts on it, → the state
+the exchange's acknowledgement moved it to). Beside it, in the same run: the engine's own part of it
+(``e2e_engine_ms_*``: each stage's longest ``took_ms``, summed), and the floor a queue hop sets on this
+emulator (``e2e_queue_hop_ms_*``: a bare SendMessage → the long-polling receive that gets it, on a FIFO queue
+of the same MiniStack, one at a time); a signal makes two hops (signals.fifo, orders.fifo).
 
 Three phases, one run:
 1. ``e2e_unloaded_ms_*``: one signal in flight at a time (what a lone signal waits).
@@ -121,10 +124,67 @@ def _in_queue(stack: Any, url: str) -> int:
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
+ACKED = ("OPEN", "FILLED", "PARTIALLY_FILLED")
+HOPS = int(os.environ.get("BENCH_E2E_HOPS", "40"))
+
+
+def _span(record: Any) -> tuple[Any, Any]:
+    """(when the API started on the signal, when the exchange's acknowledgement was recorded)."""
+    accepted = record.history[0].at if record.history else None
+    acked = next((s.at for s in record.history if s.state.value in ACKED), None)
+    return accepted, acked
+
+
 def _acked_ms(record: Any) -> float | None:
-    accepted = next((s.at for s in record.history if s.state.value == "QUEUED"), None)
-    acked = next((s.at for s in record.history if s.state.value in ("OPEN", "FILLED", "PARTIALLY_FILLED")), None)
+    accepted, acked = _span(record)
     return (acked - accepted).total_seconds() * 1000 if accepted and acked else None
+
+
+def _engine_ms(record: Any) -> float | None:
+    """The engine's own time up to the acknowledgement: each stage's longest took_ms, summed (None: a tree
+    whose steps do not say)."""
+    longest: dict[str, int] = {}
+    for step in record.history:
+        took = getattr(step, "took_ms", None)
+        if took is not None:
+            longest[step.stage] = max(longest.get(step.stage, 0), took)
+        if step.state.value in ACKED:
+            break
+    return float(sum(longest.values())) if longest else None
+
+
+def _queue_hops(stack: Any, n: int = HOPS) -> list[float]:
+    """A bare hop on this MiniStack: SendMessage to a FIFO queue → a long-polling ReceiveMessage (as the
+    pollers do) returns it; one at a time, ms. The floor two hops set on a signal's latency here."""
+    sqs = stack.sqs
+    url = sqs.create_queue(
+        QueueName=f"hop-{uuid.uuid4().hex[:8]}.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    out: list[float] = []
+
+    def receive(got: list[float]) -> None:
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            for message in reply.get("Messages", ()):
+                got.append(time.perf_counter())
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    try:
+        for i in range(n):
+            got: list[float] = []
+            receiver = threading.Thread(target=receive, args=(got,), daemon=True)
+            receiver.start()
+            time.sleep(0.02 + (i % 7) * 0.013)  # the receiver is waiting in its long poll, at no fixed phase
+            sent = time.perf_counter()
+            sqs.send_message(QueueUrl=url, MessageBody=f"hop-{i}", MessageGroupId="hop")
+            receiver.join(5)
+            if got:
+                out.append((got[0] - sent) * 1000)
+    finally:
+        sqs.delete_queue(QueueUrl=url)
+    return out
 
 
 def _one_at_a_time(deps: Any, api: Any, bearer: str, prefix: str, n: int) -> list[float]:
@@ -153,6 +213,7 @@ class Phase:
     lost: int
     duplicates: int
     span_s: float
+    engine: list[float]  # the engine's own ms of each latency (took_ms), where the steps say
 
     @property
     def rate(self) -> float:
@@ -171,18 +232,19 @@ def _outcome(deps: Any, servers: Any, ids: list[str]) -> Phase:
 
     from tests.chaos.harness import IN_FLIGHT, exchange_orders
 
-    latencies, first_accept, last_ack, lost = [], None, None, 0
+    latencies, engine, first_accept, last_ack, lost = [], [], None, None, 0
     for sid in ids:
         record = deps.store.get(sid)
         if record is None or record.state.value in IN_FLIGHT:
             lost += 1
             continue
-        accepted = next((s.at for s in record.history if s.state.value == "QUEUED"), None)
-        acked = next((s.at for s in record.history if s.state.value in ("OPEN", "FILLED", "PARTIALLY_FILLED")), None)
+        accepted, acked = _span(record)
         if accepted is None or acked is None:
             lost += 1
             continue
         latencies.append((acked - accepted).total_seconds() * 1000)
+        if (own := _engine_ms(record)) is not None:
+            engine.append(own)
         first_accept = accepted if first_accept is None else min(first_accept, accepted)
         last_ack = acked if last_ack is None else max(last_ack, acked)
     placed = exchange_orders(servers)
@@ -190,7 +252,7 @@ def _outcome(deps: Any, servers: Any, ids: list[str]) -> Phase:
     lost = max(lost, sum(1 for n in per_signal if n == 0))
     duplicates = sum(n - 1 for n in per_signal if n > 1)
     span = (last_ack - first_accept).total_seconds() if first_accept and last_ack else 0.0
-    return Phase(latencies, lost, duplicates, span)
+    return Phase(latencies, lost, duplicates, span, engine)
 
 
 def _post_all(apis: list[Any], bearer: str, ids: list[str], rate: float | None) -> tuple[float, list[int]]:
@@ -266,6 +328,7 @@ def run(servers: Any) -> dict[str, str]:
     stop.set()
     for t in pollers:
         t.join(10)
+    hops = _queue_hops(stack)  # with the pollers stopped: the emulator's own floor, unloaded
 
     lost, duplicates = burst.lost + paced.lost, burst.duplicates + paced.duplicates
     out.update(
@@ -273,6 +336,11 @@ def run(servers: Any) -> dict[str, str]:
             "e2e_ms_p50": _ms(paced.latencies, 0.50),
             "e2e_ms_p90": _ms(paced.latencies, 0.90),
             "e2e_ms_p99": _ms(paced.latencies, 0.99),
+            "e2e_engine_ms_p50": _ms(paced.engine, 0.50),
+            "e2e_engine_ms_p99": _ms(paced.engine, 0.99),
+            "e2e_queue_hop_ms_p50": _ms(hops, 0.50),
+            "e2e_queue_hop_ms_p99": _ms(hops, 0.99),
+            "e2e_ms_p50_floor": f"{2 * _pct(hops, 0.50):.0f}" if hops else "nan",
             "e2e_paced_signals_per_s": f"{rate:.1f}",
             "e2e_paced_achieved_per_s": f"{COUNT / paced_posted_s:.1f}",
             "e2e_signals_per_s": f"{burst.rate:.1f}",
