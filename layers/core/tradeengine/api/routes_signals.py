@@ -125,11 +125,11 @@ async def post_signal(
 
 def _ingest(raw: Mapping[str, Any], deps: Deps) -> IngestResult:
     try:
-        with deps.recorder("ingest") as recorder:  # the audit is written before the answer is sent
+        with deps.recorder("ingest") as recorder:  # an invalid signal's audit is written before the answer
             return ingest(raw, source="api", recorder=recorder, queue=deps.signals)
     except Exception as exc:
-        # The store or the queue is unreachable. A record left RECEIVED is queued by the retry, and the
-        # queue's deduplication on signal_id makes the resend harmless.
+        # The store or the queue is unreachable. A record whose send failed was taken back, and one left
+        # QUEUED (a crash) is sent again by the retry; the queue's deduplication on signal_id makes it harmless.
         log.warning("ingest failed (%s): answering 503", type(exc).__name__)
         raise ApiError(
             503,
