@@ -243,8 +243,8 @@ def engine_ms(record: dict[str, Any]) -> int | None:
 
 
 def dispatch_ms(ends: Endpoints, runs: int = DISPATCH_RUNS) -> dict[str, float]:
-    """MiniStack's own dispatch, measured beside the examples: a warm Invoke of the sizing and the execution
-    function with an empty batch (no engine work), the median of ``runs``, in ms."""
+    """MiniStack's own dispatch, measured beside the examples: an Invoke of the sizing and the execution
+    function with an empty batch (no engine work), after the examples, the median of ``runs``, in ms."""
     from tradeengine.stores import aws
 
     lam = aws.client("lambda", endpoint_url=ends.aws, region="us-east-1")
@@ -267,9 +267,9 @@ def dispatch_line(dispatch: dict[str, float]) -> str:
         return "MiniStack's dispatch: not measured (no function deployed)"
     each = ", ".join(f"{name.removesuffix('Function').lower()} {ms:.0f} ms" for name, ms in dispatch.items())
     return (
-        f"MiniStack's own dispatch, measured beside: a warm Invoke of an empty batch takes {each} (median of "
-        f"{DISPATCH_RUNS}); a signal crosses two such queue hops and the API's. The latency's 'engine' line is "
-        "the stages' own time (each step's took_ms); the rest is the queues, the polling and the dispatch."
+        f"MiniStack's own dispatch, measured beside: an Invoke of an empty batch, after the examples, takes {each} "
+        f"(median of {DISPATCH_RUNS}); a signal crosses two such queue hops and the API's. The latency's 'engine' "
+        "line is the stages' own time (each step's took_ms); the rest is the queues, the polling and the dispatch."
     )
 
 
