@@ -622,3 +622,29 @@ def test_the_demos_engine_share_is_each_stages_longest_step_without_the_monitor(
     history += [step("execution", 41), step("monitor", 900)]
     assert engine_ms({"history": history}) == 3 + 20 + 41
     assert engine_ms({"history": [step("ingest", None)]}) is None
+
+
+def test_a_redelivered_recorded_signal_is_replayed_even_while_the_market_data_is_down(deps):
+    """A recorded signal is decided without reading its record; whatever fails on that way (the plan's send, the
+    venue's prices) reads the record before giving up: a signal already decided is finished (its recorded
+    plan sent), never made to wait for market data it no longer needs."""
+    from tradeengine.exchange.base import ExchangeError
+
+    r = ingest(now_signal(), source="api", recorder=deps.recorder("ingest"), queue=deps.signals)
+    body = deps.signals.drain()[0]
+    deps.plans.fail_next = 1  # SIZED is written, then the plan's send fails once
+    first = size_message(body, deps)
+    assert first.replayed and first.state is SignalState.SIZED  # the same attempt sent the recorded plan
+    plans = deps.plans.drain()
+    assert len(plans) == 1
+
+    def down(symbol):
+        raise ExchangeError(-1003, "venue unreachable")
+
+    deps.exchange.ticker_price = down
+    again = size_message(body, deps)  # SQS redelivers it (the first attempt's ack was lost)
+    assert again.replayed and again.state is SignalState.SIZED
+    execute_message(plans[0], deps)
+    assert deps.store.get(r.signal_id).state is SignalState.FILLED
+    counted = {k: v for k, v in deps.counters.snapshot().items() if ("type", "plan_mismatch") in k[1]}
+    assert counted == {}  # the body's plan is the recorded one: one compare, no mismatch

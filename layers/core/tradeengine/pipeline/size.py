@@ -74,7 +74,11 @@ def _size(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> SizeOutcom
         try:
             outcome = _apply(_decide(signal, deps, recorder, message.source), signal, message, deps, recorder)
         except Exception:
-            _audit_as_stored(signal.id, recorder)  # a retry (or the DLQ) must not leave ingest's steps unwritten
+            stored = _audit_as_stored(signal.id, recorder)  # a retry (or the DLQ) must not leave ingest's steps out
+            if stored is not None and stored.state is not SignalState.QUEUED and same_content(stored, signal):
+                # a redelivery of a signal already decided: nothing needed deciding (nor the market data that
+                # failed); finish what a crashed attempt may have left, as a redelivery always does
+                return _replay(stored, signal, message, deps, recorder)
             raise
         if outcome is not None:
             recorder.raise_if_backlog()
@@ -93,15 +97,17 @@ def _size(body: Mapping[str, Any], deps: Deps, recorder: Recorder) -> SizeOutcom
     return outcome
 
 
-def _audit_as_stored(signal_id: str, recorder: Recorder) -> None:
-    """Have the record's steps so far written and published on the way out (the recorder's flush), best effort."""
+def _audit_as_stored(signal_id: str, recorder: Recorder) -> SignalRecord | None:
+    """Have the record's steps so far written and published on the way out (the recorder's flush), best
+    effort; returns the record (None: missing, or unreadable now)."""
     try:
         record = recorder.store.get(signal_id)
     except Exception as exc:  # the store is down too: the redelivery writes them
         log.warning("record of %s unreadable for its audit: %s", signal_id, type(exc).__name__)
-        return
+        return None
     if record is not None:
         recorder.write_audit(record)
+    return record
 
 
 def _read(body: Mapping[str, Any]) -> SignalMessage:
