@@ -203,28 +203,10 @@ def run(servers: Any) -> tuple[dict[str, str], str]:
 
 def main() -> int:
     """This part alone (``python -m tests.perf.bench_calls``); ``make bench-e2e`` runs it on its servers."""
-    import logging
-    import sys
+    from tests.perf.on_servers import run_on_servers
 
-    from tests.chaos.servers import Servers
-
-    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Petrosa/TradeEngine")
-    logging.basicConfig(level=logging.CRITICAL)
     install()  # before any client: the audit's MongoClient sees the listener only if created after it
-    servers = Servers.start()
-    out = sys.stdout
-    log = (servers.work / "engine.log").open("w")
-    sys.stdout = sys.stderr = log
-    try:
-        found, tables = run(servers)
-    finally:
-        sys.stdout, sys.stderr = out, sys.__stderr__
-        log.close()
-        servers.stop()
-    for key, value in found.items():
-        print(f"BENCH {key}={value}", flush=True)
-    print(tables, flush=True)
-    return 0
+    return run_on_servers(run)
 
 
 if __name__ == "__main__":

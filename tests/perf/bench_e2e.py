@@ -33,7 +33,6 @@ MongoDB writes, venue requests and handler CPU, per stage) beside a floor; its h
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 import uuid
@@ -398,30 +397,18 @@ def run(servers: Any) -> dict[str, str]:
 
 
 def main() -> int:
-    import logging
-
-    from tests.chaos.servers import Servers
     from tests.perf import bench_calls, bench_venue, call_meter
+    from tests.perf.on_servers import run_on_servers
 
-    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Petrosa/TradeEngine")
-    logging.basicConfig(level=logging.CRITICAL)
     call_meter.install()  # before any AWS or MongoDB client: what one signal costs, counted first
-    servers = Servers.start()
-    out = sys.stdout
-    log = (servers.work / "engine.log").open("w")
-    sys.stdout = sys.stderr = log  # the handlers print EMF metrics and logs, as a Lambda does
-    try:
+
+    def body(servers: Any) -> tuple[dict[str, str], str]:
         figures, tables = bench_calls.run(servers)
         figures.update(run(servers))
         figures.update(bench_venue.run(servers))
-    finally:
-        sys.stdout, sys.stderr = out, sys.__stderr__
-        log.close()
-        servers.stop()
-    for key, value in figures.items():
-        print(f"BENCH {key}={value}", flush=True)
-    print(tables, flush=True)
-    return 0
+        return figures, tables
+
+    return run_on_servers(body)
 
 
 if __name__ == "__main__":

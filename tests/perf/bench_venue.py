@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import threading
 import time
 import urllib.request
@@ -137,25 +136,9 @@ def run(servers: Any) -> dict[str, str]:
 
 
 def main() -> int:
-    import logging
+    from tests.perf.on_servers import run_on_servers
 
-    from tests.chaos.servers import Servers
-
-    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Petrosa/TradeEngine")
-    logging.basicConfig(level=logging.CRITICAL)
-    servers = Servers.start()
-    out = sys.stdout
-    log = (servers.work / "engine.log").open("w")
-    sys.stdout = sys.stderr = log
-    try:
-        figures = run(servers)
-    finally:
-        sys.stdout, sys.stderr = out, sys.__stderr__
-        log.close()
-        servers.stop()
-    for key, value in figures.items():
-        print(f"BENCH {key}={value}", flush=True)
-    return 0
+    return run_on_servers(lambda servers: (run(servers), ""))
 
 
 if __name__ == "__main__":
