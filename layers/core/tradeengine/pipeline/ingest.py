@@ -62,7 +62,11 @@ def ingest(raw: Mapping[str, Any], *, source: str, recorder: Recorder, queue: Si
     sid = signal.id
     record = queued(received(sid, source, now, raw, signal), recorder.took_ms())
     if recorder.store.create(record):  # RECEIVED and QUEUED in one conditional put, then the message
-        _send(signal, source, now, queue, taking_back=record, recorder=recorder)
+        try:
+            _send(signal, source, now, queue)
+        except Exception:
+            _take_back(record, recorder)
+            raise
         recorder.counters.incr(SIGNALS, {"source": source, "result": "queued"})
         return IngestResult(sid, SignalState.QUEUED, record=as_created(record))
     existing = recorder.store.get(sid)
@@ -94,22 +98,8 @@ def queued(record: SignalRecord, took_ms: int | None = None) -> SignalRecord:
     return replace(record, state=SignalState.QUEUED, version=2, history=(*record.history, step))
 
 
-def _send(
-    signal: Signal,
-    source: str,
-    at: datetime,
-    queue: SignalQueue,
-    *,
-    recorded: bool = True,
-    taking_back: SignalRecord | None = None,
-    recorder: Recorder | None = None,
-) -> None:
-    try:
-        queue.send(signal.id, signal.symbol, SignalMessage.of(signal, source, at, recorded=recorded).wire())
-    except Exception:
-        if taking_back is not None and recorder is not None:
-            _take_back(taking_back, recorder)
-        raise
+def _send(signal: Signal, source: str, at: datetime, queue: SignalQueue, *, recorded: bool = True) -> None:
+    queue.send(signal.id, signal.symbol, SignalMessage.of(signal, source, at, recorded=recorded).wire())
 
 
 def _take_back(record: SignalRecord, recorder: Recorder) -> None:
